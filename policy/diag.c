@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdarg.h>
+#include <string.h>
+
+#include "diag.h"
+#include "string-util.h"
+
+static void diag_done(Diag *d) {
+        free(d->file);
+        free(d->path);
+        free(d->message);
+}
+
+int diag_add(DiagList *l, DiagLevel level, const char *file, unsigned line, unsigned column, const char *path,
+             const char *fmt, ...) {
+        _cleanup_free_ char *message = NULL, *f = NULL, *p = NULL;
+        va_list ap;
+        Diag *items;
+        int r;
+
+        if (level == DIAG_ERROR)
+                l->n_errors++;
+        else
+                l->n_warnings++;
+        if (l->n_items >= DIAG_LIST_MAX)
+                return 0;
+
+        va_start(ap, fmt);
+        r = vasprintf_safe(&message, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return r;
+        f = file ? strdup(file) : NULL;
+        p = path ? strdup(path) : NULL;
+        if ((file && !f) || (path && !p))
+                return -ENOMEM;
+
+        items = reallocarray(l->items, l->n_items + 1, sizeof(Diag));
+        if (!items)
+                return -ENOMEM;
+        l->items = items;
+        l->items[l->n_items++] = (Diag) {
+                .level = level,
+                .file = TAKE_PTR(f),
+                .line = line,
+                .column = column,
+                .path = TAKE_PTR(p),
+                .message = TAKE_PTR(message),
+        };
+        return 0;
+}
+
+void diag_list_done(DiagList *l) {
+        for (size_t i = 0; i < l->n_items; i++)
+                diag_done(&l->items[i]);
+        free(l->items);
+        *l = (DiagList) {};
+}
+
+int diag_format(const Diag *d, char **ret) {
+        const char *level = d->level == DIAG_WARNING ? "warning: " : "";
+        const char *file = d->file ?: "<input>";
+
+        if (d->line > 0 && d->path)
+                return asprintf_safe(ret, "%s:%u:%u: %s: %s%s", file, d->line, d->column, d->path, level,
+                                     d->message);
+        if (d->line > 0)
+                return asprintf_safe(ret, "%s:%u:%u: %s%s", file, d->line, d->column, level, d->message);
+        return asprintf_safe(ret, "%s: %s%s", file, level, d->message);
+}
+
+void diag_list_print(const DiagList *l, FILE *f) {
+        size_t total = l->n_errors + l->n_warnings;
+
+        for (size_t i = 0; i < l->n_items; i++) {
+                _cleanup_free_ char *s = NULL;
+
+                if (diag_format(&l->items[i], &s) < 0)
+                        fputs("(out of memory while formatting a diagnostic)\n", f);
+                else
+                        fprintf(f, "%s\n", s);
+        }
+        if (total > l->n_items)
+                fprintf(f, "%zu more problems not shown\n", total - l->n_items);
+}

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "bus-util.h"
+#include "sandbox-name.h"
+#include "sandbox-unit.h"
+#include "string-util.h"
+
+/* The fixed floor of hardening every agent unit gets, whatever its spec says. Each line is checked by
+ * the integration tests (tests/integration/10-sandbox-hardening.sh): removing one makes them fail. */
+static const char *const sandbox_unit_hardening[] = {
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "PrivateTmp=yes",
+        "PrivateDevices=yes",
+        "PrivateNetwork=yes",
+        "NoNewPrivileges=yes",
+        "CapabilityBoundingSet=",
+        "AmbientCapabilities=",
+        /* The unit is gone once stopped, also after a failure; the supervisor reports the result. */
+        /* Other sandboxes' workdirs and the product's configuration are not the agent's business. */
+        "InaccessiblePaths=-/var/lib/openshell",
+        "InaccessiblePaths=-/etc/openshell",
+        "CollectMode=inactive-or-failed",
+};
+
+int sandbox_unit_assignments(const SandboxUnitConfig *c, char ***ret) {
+        _cleanup_free_ char *supervisor = NULL;
+        _cleanup_strv_free_ char **l = NULL;
+        int r;
+
+        r = sandbox_supervisor_unit(c->name, &supervisor);
+        if (r < 0)
+                return r;
+
+#define ADD(...)                                                                                        \
+        do {                                                                                            \
+                char *_s_;                                                                              \
+                r = asprintf_safe(&_s_, __VA_ARGS__);                                                   \
+                if (r < 0)                                                                              \
+                        return r;                                                                       \
+                r = strv_consume(&l, _s_);                                                              \
+                if (r < 0)                                                                              \
+                        return r;                                                                       \
+        } while (0)
+
+        ADD("Description=OpenShell sandbox '%s' (agent)", c->name);
+        ADD("User=%s", c->user);
+        ADD("Group=%s", c->user);
+        ADD("BindPaths=%s:%s", c->workdir, SANDBOX_WORKDIR_IN_SANDBOX);
+        ADD("WorkingDirectory=%s", SANDBOX_WORKDIR_IN_SANDBOX);
+        for (size_t i = 0; i < ELEMENTSOF(sandbox_unit_hardening); i++)
+                ADD("%s", sandbox_unit_hardening[i]);
+        /* Fail closed: if the supervisor goes away for any reason, so does the agent. */
+        ADD("BindsTo=%s", supervisor);
+        ADD("PartOf=%s", supervisor);
+        ADD("After=%s", supervisor);
+        ADD("Environment=HOME=%s", SANDBOX_WORKDIR_IN_SANDBOX);
+        ADD("Environment=OPENSHELL_SANDBOX=%s", c->name);
+        STRV_FOREACH(e, c->environment)
+                ADD("Environment=%s", *e);
+#undef ADD
+
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+int sandbox_unit_new_start_message(sd_bus *bus, const SandboxUnitConfig *c, sd_bus_message **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_strv_free_ char **assignments = NULL;
+        _cleanup_free_ char *unit = NULL;
+        int r;
+
+        r = sandbox_agent_unit(c->name, &unit);
+        if (r < 0)
+                return r;
+        r = sandbox_unit_assignments(c, &assignments);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_message_new_method_call(bus, &m, SYSTEMD_BUS_NAME, SYSTEMD_BUS_PATH, SYSTEMD_MANAGER_IFACE,
+                                           "StartTransientUnit");
+        if (r < 0)
+                return r;
+        /* "fail": refuse rather than replace if a job for this unit is already queued */
+        r = sd_bus_message_append(m, "ss", unit, "fail");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(m, 'a', "(sv)");
+        if (r < 0)
+                return r;
+        STRV_FOREACH(a, assignments) {
+                r = bus_append_unit_assignment(m, *a);
+                if (r < 0)
+                        return r;
+        }
+        r = bus_append_exec_start(m, c->command);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "a(sa(sv))", 0);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(m);
+        return 0;
+}

@@ -1,0 +1,434 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* openshell-sandbox NAME: the supervisor behind openshell-sandbox@NAME.service.
+ *
+ * It reads the sandbox's spec, prepares its workdir, starts the agent as the transient unit
+ * openshell-agent-NAME.service over sd-bus, reports READY=1 once systemd has started it, and then
+ * follows it: when the agent ends, the supervisor ends with the agent's result. The agent unit is
+ * BindsTo=/PartOf= the supervisor, so stopping (or losing) the supervisor stops the agent. */
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "bus-util.h"
+#include "diag.h"
+#include "log.h"
+#include "main-func.h"
+#include "sandbox-name.h"
+#include "sandbox-spec.h"
+#include "sandbox-unit.h"
+#include "string-util.h"
+
+/* sysexits.h EX_CONFIG: the spec is invalid; systemd shows it as status=78/CONFIG. */
+#define EXIT_CONFIG 78
+
+typedef struct Supervisor {
+        const char *name;
+        char *agent_unit;
+        char *agent_path;
+        sd_event *event;
+        sd_bus *bus;
+        bool ready;
+        bool agent_started;
+        /* Last values systemd reported for the agent's main process. */
+        char *result;
+        int exec_main_code; /* CLD_EXITED, CLD_KILLED, ... */
+        int exec_main_status;
+        uint32_t main_pid;
+} Supervisor;
+
+static void supervisor_done(Supervisor *s) {
+        free(s->agent_unit);
+        free(s->agent_path);
+        free(s->result);
+        sd_bus_flush_close_unref(s->bus);
+        sd_event_unref(s->event);
+}
+
+static int load_spec(const char *name, SandboxSpec **ret) {
+        _cleanup_(diag_list_done) DiagList diags = {};
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = sandbox_spec_path(name, &path);
+        if (r < 0)
+                return log_oom();
+
+        r = sandbox_spec_load(path, ret, &diags);
+        for (size_t i = 0; i < diags.n_items; i++) {
+                _cleanup_free_ char *line = NULL;
+
+                if (diag_format(&diags.items[i], &line) < 0)
+                        return log_oom();
+                if (diags.items[i].level == DIAG_ERROR)
+                        log_error("%s", line);
+                else
+                        log_warning("%s", line);
+        }
+        if (r == -EBADMSG)
+                return log_error_errno(r, "Sandbox spec %s is invalid, not starting sandbox '%s'.", path, name);
+        if (r < 0)
+                return log_error_errno(r, "Failed to load sandbox spec %s: %m", path);
+        return 0;
+}
+
+/* Creates SANDBOX_STATE_DIR/NAME owned by the agent account, mode 0700. An existing workdir is kept
+ * (it persists across restarts); a symlink or non-directory in its place is refused, never followed. */
+static int prepare_workdir(const char *name, const char *user, char **ret_path) {
+        _cleanup_close_ int parent = -EBADF, fd = -EBADF;
+        _cleanup_free_ char *path = NULL;
+        struct passwd *pw;
+        struct stat st;
+        int r;
+
+        r = sandbox_workdir_path(name, &path);
+        if (r < 0)
+                return log_oom();
+
+        errno = 0;
+        pw = getpwnam(user);
+        if (!pw)
+                return log_error_errno(errno > 0 ? errno : ESRCH,
+                                       "Agent account '%s' does not exist (is the sysusers.d snippet applied?): %m",
+                                       user);
+
+        if (mkdir(SANDBOX_STATE_DIR, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Failed to create %s: %m", SANDBOX_STATE_DIR);
+        parent = open(SANDBOX_STATE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (parent < 0)
+                return log_error_errno(errno, "Failed to open %s: %m", SANDBOX_STATE_DIR);
+
+        if (mkdirat(parent, name, 0700) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Failed to create %s: %m", path);
+        fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to open workdir %s (not a directory?): %m", path);
+        if (fstat(fd, &st) < 0)
+                return log_error_errno(errno, "Failed to stat %s: %m", path);
+        if (st.st_uid != pw->pw_uid || st.st_gid != pw->pw_gid)
+                if (fchown(fd, pw->pw_uid, pw->pw_gid) < 0)
+                        return log_error_errno(errno, "Failed to hand %s to '%s': %m", path, user);
+        if ((st.st_mode & 07777) != 0700)
+                if (fchmod(fd, 0700) < 0)
+                        return log_error_errno(errno, "Failed to set mode of %s: %m", path);
+
+        *ret_path = TAKE_PTR(path);
+        return 0;
+}
+
+static void supervisor_notify_ready(Supervisor *s) {
+        if (s->ready)
+                return;
+        s->ready = true;
+        (void) sd_notifyf(false, "READY=1\nSTATUS=Agent running as %s (PID %" PRIu32 ")", s->agent_unit,
+                          s->main_pid);
+}
+
+/* The supervisor's exit status mirrors the agent's: its exit code, or 128+signal like a shell. */
+static int agent_exit_status(const Supervisor *s) {
+        if (s->exec_main_code == CLD_EXITED)
+                return s->exec_main_status;
+        if (s->exec_main_code == CLD_KILLED || s->exec_main_code == CLD_DUMPED)
+                return 128 + s->exec_main_status;
+        return s->result && streq(s->result, "success") ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+static void supervisor_agent_ended(Supervisor *s, const char *state) {
+        int status = agent_exit_status(s);
+
+        if (status == 0)
+                log_info("Agent %s finished successfully.", s->agent_unit);
+        else if (s->exec_main_code == CLD_EXITED)
+                log_error("Agent %s %s: result '%s', exit status %d.", s->agent_unit, state,
+                          strna(s->result), s->exec_main_status);
+        else
+                log_error("Agent %s %s: result '%s', killed by signal %s.", s->agent_unit, state,
+                          strna(s->result), strsignal(s->exec_main_status));
+
+        /* Type=notify: a supervisor that never said READY=1 would be a protocol failure; the result
+         * that matters is the agent's, so say READY before leaving. */
+        supervisor_notify_ready(s);
+        (void) sd_notifyf(false, "STATUS=Agent ended (%s)", strna(s->result));
+        (void) sd_event_exit(s->event, status);
+}
+
+static int read_service_properties(Supervisor *s, sd_bus_message *m) {
+        int r;
+
+        for (;;) {
+                const char *prop;
+
+                r = sd_bus_message_enter_container(m, 'e', "sv");
+                if (r <= 0)
+                        return r;
+                r = sd_bus_message_read(m, "s", &prop);
+                if (r < 0)
+                        return r;
+
+                if (streq(prop, "Result")) {
+                        const char *v;
+                        r = sd_bus_message_read(m, "v", "s", &v);
+                        if (r >= 0) {
+                                char *c = strdup(v);
+                                if (!c)
+                                        return -ENOMEM;
+                                free(s->result);
+                                s->result = c;
+                        }
+                } else if (streq(prop, "ExecMainCode"))
+                        r = sd_bus_message_read(m, "v", "i", &s->exec_main_code);
+                else if (streq(prop, "ExecMainStatus"))
+                        r = sd_bus_message_read(m, "v", "i", &s->exec_main_status);
+                else if (streq(prop, "MainPID"))
+                        r = sd_bus_message_read(m, "v", "u", &s->main_pid);
+                else
+                        r = sd_bus_message_skip(m, "v");
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+}
+
+static int read_active_state(sd_bus_message *m, const char **ret) {
+        int r;
+
+        *ret = NULL;
+        for (;;) {
+                const char *prop;
+
+                r = sd_bus_message_enter_container(m, 'e', "sv");
+                if (r <= 0)
+                        return r;
+                r = sd_bus_message_read(m, "s", &prop);
+                if (r < 0)
+                        return r;
+                if (streq(prop, "ActiveState"))
+                        r = sd_bus_message_read(m, "v", "s", ret);
+                else
+                        r = sd_bus_message_skip(m, "v");
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+}
+
+/* systemd sends PropertiesChanged first for the Service interface, then for the Unit interface (so
+ * clients see a consistent state): by the time ActiveState says the agent is gone, its exit status
+ * has been recorded. */
+static int on_agent_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Supervisor *s = userdata;
+        const char *iface, *state = NULL;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &iface);
+        if (r < 0)
+                goto fail;
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                goto fail;
+
+        if (streq(iface, SYSTEMD_SERVICE_IFACE)) {
+                r = read_service_properties(s, m);
+                if (r < 0)
+                        goto fail;
+                return 0;
+        }
+        if (!streq(iface, SYSTEMD_UNIT_IFACE))
+                return 0;
+
+        r = read_active_state(m, &state);
+        if (r < 0)
+                goto fail;
+        if (!state || !s->agent_started)
+                return 0;
+        if (streq(state, "inactive") || streq(state, "failed"))
+                supervisor_agent_ended(s, streq(state, "failed") ? "failed" : "stopped");
+        return 0;
+
+fail:
+        log_warning_errno(r, "Failed to parse PropertiesChanged of %s, ignoring: %m", s->agent_unit);
+        return 0;
+}
+
+static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Supervisor *s = userdata;
+        const char *path, *unit, *result;
+        uint32_t id;
+        int r;
+
+        r = sd_bus_message_read(m, "uoss", &id, &path, &unit, &result);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to parse JobRemoved signal, ignoring: %m");
+                return 0;
+        }
+        if (!streq(unit, s->agent_unit) || s->agent_started)
+                return 0;
+
+        if (!streq(result, "done")) {
+                log_error("Starting agent unit %s failed: job result '%s' (see 'journalctl -u %s').", unit, result,
+                          unit);
+                (void) sd_event_exit(s->event, EXIT_FAILURE);
+                return 0;
+        }
+
+        s->agent_started = true;
+        (void) sd_bus_get_property_trivial(s->bus, SYSTEMD_BUS_NAME, s->agent_path, SYSTEMD_SERVICE_IFACE, "MainPID",
+                                           NULL, 'u', &s->main_pid);
+        log_info("Sandbox '%s' is running: agent unit %s, PID %" PRIu32 ".", s->name, s->agent_unit, s->main_pid);
+        supervisor_notify_ready(s);
+        return 0;
+}
+
+static int on_start_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Supervisor *s = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+
+        if (e) {
+                log_error("Failed to start agent unit %s: %s", s->agent_unit, bus_error_message(e, 0));
+                (void) sd_event_exit(s->event, EXIT_FAILURE);
+        }
+        /* Success: the JobRemoved signal tells when systemd has actually started it. */
+        return 0;
+}
+
+/* A previous run may have left a failed agent unit behind (e.g. when CollectMode could not apply);
+ * StartTransientUnit would refuse the name then. */
+static void reset_stale_agent(Supervisor *s) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = sd_bus_call_method(s->bus, SYSTEMD_BUS_NAME, SYSTEMD_BUS_PATH, SYSTEMD_MANAGER_IFACE, "ResetFailedUnit",
+                               &error, NULL, "s", s->agent_unit);
+        if (r < 0 && !sd_bus_error_has_name(&error, "org.freedesktop.systemd1.NoSuchUnit"))
+                log_debug("Could not reset %s, ignoring: %s", s->agent_unit, bus_error_message(&error, r));
+}
+
+static int supervisor_start_agent(Supervisor *s, const SandboxSpec *spec, const char *workdir) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        SandboxUnitConfig c = {
+                .name = s->name,
+                .workdir = workdir,
+                .user = SANDBOX_AGENT_USER,
+                .command = spec->command,
+                .environment = spec->environment,
+        };
+        int r;
+
+        /* Matches first, then Subscribe, then the call: no signal about our unit can be missed. */
+        r = sd_bus_match_signal_async(s->bus, NULL, SYSTEMD_BUS_NAME, s->agent_path,
+                                      "org.freedesktop.DBus.Properties", "PropertiesChanged",
+                                      on_agent_properties_changed, NULL, s);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch %s: %m", s->agent_unit);
+        r = sd_bus_match_signal_async(s->bus, NULL, SYSTEMD_BUS_NAME, SYSTEMD_BUS_PATH, SYSTEMD_MANAGER_IFACE,
+                                      "JobRemoved", on_job_removed, NULL, s);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch systemd jobs: %m");
+        r = sd_bus_call_method(s->bus, SYSTEMD_BUS_NAME, SYSTEMD_BUS_PATH, SYSTEMD_MANAGER_IFACE, "Subscribe", &error,
+                               NULL, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to subscribe to systemd signals: %s", bus_error_message(&error, r));
+
+        reset_stale_agent(s);
+
+        r = sandbox_unit_new_start_message(s->bus, &c, &m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to build the agent unit's settings: %m");
+        r = sd_bus_call_async(s->bus, NULL, m, on_start_reply, s, 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to ask systemd to start %s: %m", s->agent_unit);
+
+        (void) sd_notifyf(false, "STATUS=Starting agent unit %s", s->agent_unit);
+        return 0;
+}
+
+static int on_exit_signal(sd_event_source *source, const struct signalfd_siginfo *si, void *userdata) {
+        Supervisor *s = userdata;
+
+        /* Stopped by systemd (or a person): the agent is stopped with us through BindsTo=. */
+        (void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping");
+        log_info("Received %s, stopping sandbox '%s'.", strsignal((int) si->ssi_signo), s->name);
+        (void) sd_event_exit(s->event, EXIT_SUCCESS);
+        return 0;
+}
+
+static int run(int argc, char *argv[]) {
+        _cleanup_(supervisor_done) Supervisor s = {};
+        _cleanup_(sandbox_spec_freep) SandboxSpec *spec = NULL;
+        _cleanup_free_ char *workdir = NULL;
+        sigset_t mask;
+        int r;
+
+        if (argc != 2) {
+                log_error("Usage: %s NAME (normally started as openshell-sandbox@NAME.service)",
+                          program_invocation_short_name);
+                return EXIT_FAILURE;
+        }
+        s.name = argv[1];
+        if (!sandbox_name_is_valid(s.name)) {
+                log_error("Invalid sandbox name '%s': use 1-%d letters, digits, '-' or '_', starting with a letter "
+                          "or digit.",
+                          s.name, SANDBOX_NAME_MAX);
+                return EXIT_CONFIG;
+        }
+
+        r = load_spec(s.name, &spec);
+        if (r == -EBADMSG)
+                return EXIT_CONFIG;
+        if (r < 0)
+                return r;
+
+        r = prepare_workdir(s.name, SANDBOX_AGENT_USER, &workdir);
+        if (r < 0)
+                return r;
+
+        if (sandbox_agent_unit(s.name, &s.agent_unit) < 0 || bus_unit_path(s.agent_unit, &s.agent_path) < 0)
+                return log_oom();
+
+        r = sd_event_default(&s.event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to allocate event loop: %m");
+        (void) sd_event_set_watchdog(s.event, true);
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return log_error_errno(errno, "Failed to block signals: %m");
+        r = sd_event_add_signal(s.event, NULL, SIGTERM, on_exit_signal, &s);
+        if (r >= 0)
+                r = sd_event_add_signal(s.event, NULL, SIGINT, on_exit_signal, &s);
+        if (r < 0)
+                return log_error_errno(r, "Failed to handle signals: %m");
+
+        r = sd_bus_default_system(&s.bus);
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to the system bus: %m");
+        r = sd_bus_attach_event(s.bus, s.event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to attach bus to event loop: %m");
+
+        r = supervisor_start_agent(&s, spec, workdir);
+        if (r < 0)
+                return r;
+
+        r = sd_event_loop(s.event);
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %m");
+        return r;
+}
+
+DEFINE_MAIN_FUNCTION(run);

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <string.h>
+
+#include "sandbox-name.h"
+#include "string-util.h"
+
+static bool char_is_alnum(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+bool sandbox_name_is_valid(const char *name) {
+        size_t n;
+
+        if (isempty(name))
+                return false;
+        n = strlen(name);
+        if (n > SANDBOX_NAME_MAX || !char_is_alnum(name[0]))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!char_is_alnum(name[i]) && name[i] != '-' && name[i] != '_')
+                        return false;
+        return true;
+}
+
+static int derive(const char *prefix, const char *name, const char *suffix, char **ret) {
+        if (!sandbox_name_is_valid(name))
+                return -EINVAL;
+        return asprintf_safe(ret, "%s%s%s", prefix, name, suffix);
+}
+
+int sandbox_spec_path(const char *name, char **ret) {
+        return derive(SANDBOX_SPEC_DIR "/", name, ".yaml", ret);
+}
+
+int sandbox_workdir_path(const char *name, char **ret) {
+        return derive(SANDBOX_STATE_DIR "/", name, "", ret);
+}
+
+int sandbox_supervisor_unit(const char *name, char **ret) {
+        return derive(SANDBOX_SUPERVISOR_PREFIX, name, ".service", ret);
+}
+
+int sandbox_agent_unit(const char *name, char **ret) {
+        return derive(SANDBOX_AGENT_PREFIX, name, ".service", ret);
+}

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include "macro.h"
+
+/* A sandbox name is a unit instance name everyone can type: letters, digits, '-' and '_', starting
+ * with a letter or digit, at most SANDBOX_NAME_MAX characters (it also names the agent unit, the
+ * slice and the network namespace, so it must stay short and free of escaping). */
+#define SANDBOX_NAME_MAX 63
+
+bool sandbox_name_is_valid(const char *name) _pure_;
+
+/* Paths and unit names derived from a sandbox name. All return -EINVAL for an invalid name. */
+int sandbox_spec_path(const char *name, char **ret);
+int sandbox_workdir_path(const char *name, char **ret);
+int sandbox_supervisor_unit(const char *name, char **ret);
+int sandbox_agent_unit(const char *name, char **ret);
+
+#define SANDBOX_SPEC_DIR "/etc/openshell/sandboxes"
+#define SANDBOX_STATE_DIR "/var/lib/openshell/sandboxes"
+#define SANDBOX_WORKDIR_IN_SANDBOX "/sandbox"
+#define SANDBOX_SUPERVISOR_PREFIX "openshell-sandbox@"
+#define SANDBOX_AGENT_PREFIX "openshell-agent-"

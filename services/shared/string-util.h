@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <stdarg.h>
+#include <string.h>
+
+#include "macro.h"
+
+/* NULL-terminated string vectors ("strv"), as in systemd. */
+char **strv_free(char **l);
+DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
+#define _cleanup_strv_free_ _cleanup_(strv_freep)
+
+size_t strv_length(char *const *l) _pure_;
+/* Appends s (taking ownership, also on failure). */
+int strv_consume(char ***l, char *s);
+int strv_extend(char ***l, const char *s);
+bool strv_contains(char *const *l, const char *s) _pure_;
+char **strv_copy(char *const *l);
+
+#define STRV_FOREACH(s, l) for (typeof(*(l)) *s = (l); s && *s; s++)
+
+/* asprintf() that returns a negative errno. */
+int asprintf_safe(char **ret, const char *fmt, ...) _printf_(2, 3);
+int vasprintf_safe(char **ret, const char *fmt, va_list ap) _printf_(2, 0);
+
+/* Edit distance (Levenshtein), capped: used for "did you mean" suggestions. */
+size_t string_distance(const char *a, const char *b) _pure_;
+/* The candidate closest to word when it is close enough to be a plausible typo, else NULL. */
+const char *string_suggest(const char *word, const char *const *candidates) _pure_;
+
+bool string_has_cc(const char *s) _pure_;
+bool startswith(const char *s, const char *prefix) _pure_;
+bool endswith(const char *s, const char *suffix) _pure_;
+
+static inline const char *strna(const char *s) {
+        return s ?: "n/a";
+}
