@@ -49,10 +49,11 @@ int sandbox_unit_assignments(const SandboxUnitConfig *c, char ***ret) {
         ADD("WorkingDirectory=%s", SANDBOX_WORKDIR_IN_SANDBOX);
         for (size_t i = 0; i < ELEMENTSOF(sandbox_unit_hardening); i++)
                 ADD("%s", sandbox_unit_hardening[i]);
-        /* Fail closed: if the supervisor goes away for any reason, so does the agent. */
+        /* Fail closed: if the supervisor goes away for any reason, so does the agent. No After=: the
+         * supervisor is still starting (it says READY=1 only once the agent runs), so an ordering
+         * dependency on it would leave the agent's start job waiting forever. */
         ADD("BindsTo=%s", supervisor);
         ADD("PartOf=%s", supervisor);
-        ADD("After=%s", supervisor);
         ADD("Environment=HOME=%s", SANDBOX_WORKDIR_IN_SANDBOX);
         ADD("Environment=OPENSHELL_SANDBOX=%s", c->name);
         STRV_FOREACH(e, c->environment)

@@ -1,0 +1,71 @@
+#!/bin/bash
+# A sandbox started with systemctl runs its agent as a transient unit with the hardened property set,
+# and the agent sees exactly that: read-only system, writable /sandbox, no home, private /tmp and
+# /dev, loopback only, no capabilities, no new privileges.
+source /usr/lib/openshell/tests/lib.sh
+
+name=hardening
+cleanup_sandbox "$name"
+trap 'cleanup_sandbox "$name"; ip link del probe0 2>/dev/null || true' EXIT
+
+# Things the agent must NOT see or touch, each observable if a protection were missing.
+mkdir -p /srv/world-writable && chmod 1777 /srv/world-writable
+mkdir -p /home/alice && echo secret >/home/alice/readme && chmod 755 /home/alice && chmod 644 /home/alice/readme
+echo marker >/tmp/host-marker && chmod 644 /tmp/host-marker
+mkdir -p /var/lib/openshell/sandboxes/other && chmod 755 /var/lib/openshell/sandboxes/other
+ip link add probe0 type veth peer name probe1 2>/dev/null || true
+[ -e /dev/console ] || fail "testbed has no /dev/console: the PrivateDevices check would prove nothing"
+ip -br link | grep -q probe0 || fail "could not create probe0: the PrivateNetwork check would prove nothing"
+
+write_spec "$name" <<SPEC
+command: ["/bin/sh", "$TESTS_DIR/probe-hardening.sh"]
+environment:
+  PROBE_GREETING: hello world
+SPEC
+
+systemctl start "openshell-sandbox@$name.service"
+assert_eq "$(unit_state "openshell-sandbox@$name.service")" active "supervisor state"
+assert_eq "$(unit_state "openshell-agent-$name.service")" active "agent state"
+wait_until 20 test -f "/var/lib/openshell/sandboxes/$name/probe.out"
+probe() { sed -n "s/^$1=//p" "/var/lib/openshell/sandboxes/$name/probe.out"; }
+cat "/var/lib/openshell/sandboxes/$name/probe.out"
+
+agent_uid=$(id -u openshell-agent)
+assert_eq "$(probe uid)" "$agent_uid" "agent uid (User=)"
+assert_eq "$(probe user)" openshell-agent "agent user"
+assert_eq "$(probe cwd)" /sandbox "working directory"
+assert_eq "$(probe root_mount)" ro "/ mount option (ProtectSystem=strict)"
+assert_eq "$(probe write_world_writable)" "Read-only file system" "write to a world-writable dir (ProtectSystem=strict)"
+assert_eq "$(probe write_sandbox)" ok "write to /sandbox (BindPaths)"
+assert_eq "$(probe read_home)" hidden "/home (ProtectHome=yes)"
+assert_eq "$(probe read_root_home)" hidden "/root (ProtectHome=yes)"
+assert_eq "$(probe tmp_marker)" hidden "host /tmp (PrivateTmp=yes)"
+assert_eq "$(probe dev_console)" hidden "/dev/console (PrivateDevices=yes)"
+assert_eq "$(probe net_ifaces)" lo "network interfaces (PrivateNetwork=yes)"
+assert_eq "$(probe cap_eff)" 0000000000000000 "effective capabilities"
+assert_eq "$(probe cap_bnd)" 0000000000000000 "bounding set (CapabilityBoundingSet=)"
+assert_eq "$(probe cap_amb)" 0000000000000000 "ambient capabilities (AmbientCapabilities=)"
+assert_eq "$(probe no_new_privs)" 1 "NoNewPrivs"
+assert_eq "$(probe other_workdir)" hidden "other sandboxes' workdirs (InaccessiblePaths=)"
+assert_eq "$(probe etc_openshell)" hidden "/etc/openshell (InaccessiblePaths=)"
+assert_eq "$(probe env_sandbox)" "$name" "OPENSHELL_SANDBOX"
+assert_eq "$(probe env_custom)" "hello world" "environment from the spec"
+assert_eq "$(probe home)" /sandbox "HOME"
+
+# Some protections imply each other's visible effect (PrivateDevices= implies NoNewPrivileges= for an
+# unprivileged service); the unit's own settings show that each one is really set.
+show() { systemctl show -P "$1" "openshell-agent-$name.service"; }
+assert_eq "$(show User)" openshell-agent "User="
+assert_eq "$(show ProtectSystem)" strict "ProtectSystem="
+assert_eq "$(show ProtectHome)" yes "ProtectHome="
+assert_eq "$(show PrivateTmp)" yes "PrivateTmp="
+assert_eq "$(show PrivateDevices)" yes "PrivateDevices="
+assert_eq "$(show PrivateNetwork)" yes "PrivateNetwork="
+assert_eq "$(show NoNewPrivileges)" yes "NoNewPrivileges="
+assert_eq "$(show CapabilityBoundingSet)" "" "CapabilityBoundingSet="
+assert_match "$(show BindsTo)" "openshell-sandbox@$name.service" "BindsTo="
+assert_match "$(show PartOf)" "openshell-sandbox@$name.service" "PartOf="
+
+# The agent's output is in the journal of the agent unit.
+wait_journal "openshell-agent-$name.service" "^probe done$"
+wait_journal "openshell-agent-$name.service" "^uid=$agent_uid$"
