@@ -180,6 +180,60 @@ static int loader_event(Loader *l, const yaml_event_t *e) {
         }
 }
 
+/* Returns the offset of the first byte that is not part of well-formed UTF-8 (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF), or SIZE_MAX if all is well. libyaml checks this too,
+ * but reports no usable position. */
+static size_t utf8_find_invalid(const uint8_t *s, size_t n) {
+        for (size_t i = 0; i < n;) {
+                uint8_t c = s[i];
+                size_t len;
+                uint32_t cp, min;
+
+                if (c < 0x80) {
+                        i++;
+                        continue;
+                }
+                if ((c & 0xE0) == 0xC0)
+                        len = 2, cp = c & 0x1F, min = 0x80;
+                else if ((c & 0xF0) == 0xE0)
+                        len = 3, cp = c & 0x0F, min = 0x800;
+                else if ((c & 0xF8) == 0xF0)
+                        len = 4, cp = c & 0x07, min = 0x10000;
+                else
+                        return i;
+                if (n - i < len)
+                        return i;
+                for (size_t k = 1; k < len; k++) {
+                        if ((s[i + k] & 0xC0) != 0x80)
+                                return i;
+                        cp = (cp << 6) | (s[i + k] & 0x3F);
+                }
+                if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+                        return i;
+                i += len;
+        }
+        return SIZE_MAX;
+}
+
+static int check_utf8(const char *name, const uint8_t *data, size_t size, DiagList *diags) {
+        size_t bad = utf8_find_invalid(data, size);
+        unsigned line = 1, column = 1;
+        int r;
+
+        if (bad == SIZE_MAX)
+                return 0;
+        for (size_t i = 0; i < bad; i++) {
+                if (data[i] == '\n') {
+                        line++;
+                        column = 1;
+                } else if ((data[i] & 0xC0) != 0x80) /* count characters, not bytes */
+                        column++;
+        }
+        r = diag_add(diags, DIAG_ERROR, name, line, column, NULL,
+                     "invalid UTF-8 (byte 0x%02x); the file must be UTF-8 text", data[bad]);
+        return r < 0 ? r : -EBADMSG;
+}
+
 int yaml_load_buffer(const char *name, const void *data, size_t size, YamlNode **ret, DiagList *diags) {
         Loader l = { .name = name, .diags = diags };
         yaml_parser_t parser;
@@ -190,6 +244,10 @@ int yaml_load_buffer(const char *name, const void *data, size_t size, YamlNode *
                              size, YAML_FILE_SIZE_MAX);
                 return r < 0 ? r : -EBADMSG;
         }
+
+        r = check_utf8(name, data, size, diags);
+        if (r < 0)
+                return r;
 
         if (!yaml_parser_initialize(&parser))
                 return -ENOMEM;

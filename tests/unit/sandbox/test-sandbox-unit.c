@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "bus-test-util.h"
+#include "bus-util.h"
+#include "check-util.h"
+#include "sandbox-unit.h"
+#include "string-util.h"
+
+static const SandboxUnitConfig config = {
+        .name = "demo",
+        .workdir = "/var/lib/openshell/sandboxes/demo",
+        .user = "openshell-agent",
+        .command = (char *[]) { (char *) "/bin/sh", (char *) "-c", (char *) "echo hi", NULL },
+        .environment = (char *[]) { (char *) "LOG_LEVEL=info", NULL },
+};
+
+START_TEST(test_assignments) {
+        _cleanup_strv_free_ char **l = NULL;
+        static const char *const required[] = {
+                "User=openshell-agent",
+                "Group=openshell-agent",
+                "BindPaths=/var/lib/openshell/sandboxes/demo:/sandbox",
+                "WorkingDirectory=/sandbox",
+                "ProtectSystem=strict",
+                "ProtectHome=yes",
+                "PrivateTmp=yes",
+                "PrivateDevices=yes",
+                "PrivateNetwork=yes",
+                "NoNewPrivileges=yes",
+                "CapabilityBoundingSet=",
+                "AmbientCapabilities=",
+                "InaccessiblePaths=-/var/lib/openshell",
+                "InaccessiblePaths=-/etc/openshell",
+                "CollectMode=inactive-or-failed",
+                "BindsTo=openshell-sandbox@demo.service",
+                "PartOf=openshell-sandbox@demo.service",
+                "Environment=HOME=/sandbox",
+                "Environment=OPENSHELL_SANDBOX=demo",
+                "Environment=LOG_LEVEL=info",
+        };
+
+        ck_assert_int_eq(sandbox_unit_assignments(&config, &l), 0);
+        for (size_t i = 0; i < ELEMENTSOF(required); i++)
+                ck_assert_msg(strv_contains(l, required[i]), "missing %s", required[i]);
+        /* The agent must not be ordered after its supervisor: the supervisor waits for the agent to
+         * start before it is itself started, so that ordering would deadlock. */
+        STRV_FOREACH(a, l)
+                ck_assert_msg(!startswith(*a, "After="), "unexpected %s", *a);
+        /* the spec's environment comes last, after what the supervisor sets: a spec cannot be
+         * overridden by our defaults, but our own settings are all before it */
+        ck_assert_str_eq(l[strv_length(l) - 1], "Environment=LOG_LEVEL=info");
+        /* every assignment is one the marshaller knows */
+        STRV_FOREACH(a, l) {
+                _cleanup_free_ char *key = strndup(*a, strcspn(*a, "="));
+                ck_assert_msg(bus_unit_assignment_key_supported(key), "%s", key);
+        }
+}
+END_TEST
+
+START_TEST(test_message) {
+        _cleanup_(sd_bus_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        const char *unit, *mode, *key;
+        unsigned n = 0;
+        bool exec = false;
+
+        bus = test_bus_new();
+        ck_assert_int_eq(sandbox_unit_new_start_message(bus, &config, &m), 0);
+        ck_assert_str_eq(sd_bus_message_get_member(m), "StartTransientUnit");
+        ck_assert_int_ge(sd_bus_message_seal(m, 1, 0), 0);
+        ck_assert_int_ge(sd_bus_message_rewind(m, true), 0);
+        ck_assert_int_ge(sd_bus_message_read(m, "ss", &unit, &mode), 0);
+        ck_assert_str_eq(unit, "openshell-agent-demo.service");
+        ck_assert_str_eq(mode, "fail");
+        ck_assert_int_ge(sd_bus_message_enter_container(m, 'a', "(sv)"), 0);
+        while (sd_bus_message_enter_container(m, 'r', "sv") > 0) {
+                ck_assert_int_ge(sd_bus_message_read(m, "s", &key), 0);
+                exec = exec || streq(key, "ExecStart");
+                ck_assert_int_ge(sd_bus_message_skip(m, "v"), 0);
+                ck_assert_int_ge(sd_bus_message_exit_container(m), 0);
+                n++;
+        }
+        ck_assert(exec);
+        ck_assert_uint_ge(n, 20);
+        ck_assert_int_ge(sd_bus_message_exit_container(m), 0);
+        ck_assert_int_ge(sd_bus_message_enter_container(m, 'a', "(sa(sv))"), 0);
+}
+END_TEST
+
+START_TEST(test_invalid_name) {
+        SandboxUnitConfig c = config;
+        char **l = (char **) 0x1;
+
+        c.name = "../etc";
+        ck_assert_int_eq(sandbox_unit_assignments(&c, &l), -EINVAL);
+        ck_assert_ptr_eq(l, (char **) 0x1);
+}
+END_TEST
+
+static Suite *suite(void) {
+        Suite *s = suite_create("sandbox-unit");
+        TCase *tc = tcase_create("core");
+
+        tcase_add_test(tc, test_assignments);
+        tcase_add_test(tc, test_message);
+        tcase_add_test(tc, test_invalid_name);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        return check_run_suite(suite());
+}
