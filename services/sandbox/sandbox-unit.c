@@ -14,11 +14,10 @@ static const char *const sandbox_unit_hardening[] = {
         "PrivateNetwork=yes",
         "NoNewPrivileges=yes",
         "CapabilityBoundingSet=",
-        "AmbientCapabilities=",
-        /* The unit is gone once stopped, also after a failure; the supervisor reports the result. */
         /* Other sandboxes' workdirs and the product's configuration are not the agent's business. */
         "InaccessiblePaths=-/var/lib/openshell",
         "InaccessiblePaths=-/etc/openshell",
+        /* The unit is gone once stopped, also after a failure; the supervisor reports the result. */
         "CollectMode=inactive-or-failed",
 };
 

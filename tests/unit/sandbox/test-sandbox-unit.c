@@ -27,7 +27,6 @@ START_TEST(test_assignments) {
                 "PrivateNetwork=yes",
                 "NoNewPrivileges=yes",
                 "CapabilityBoundingSet=",
-                "AmbientCapabilities=",
                 "InaccessiblePaths=-/var/lib/openshell",
                 "InaccessiblePaths=-/etc/openshell",
                 "CollectMode=inactive-or-failed",
