@@ -5,7 +5,7 @@
 #include "string-util.h"
 
 /* The fixed floor of hardening every agent unit gets, whatever its spec says. Each line is checked by
- * the integration tests (tests/integration/10-sandbox-hardening.sh): removing one makes them fail. */
+ * the integration tests (tests/integration/cases/10-sandbox-hardening.sh): removing one makes them fail. */
 static const char *const sandbox_unit_hardening[] = {
         "ProtectSystem=strict",
         "ProtectHome=yes",
