@@ -17,6 +17,7 @@ static const char *const sandbox_unit_hardening[] = {
         /* Other sandboxes' workdirs and the product's configuration are not the agent's business. */
         "InaccessiblePaths=-/var/lib/openshell",
         "InaccessiblePaths=-/etc/openshell",
+        "InaccessiblePaths=-/run/openshell",
         /* The unit is gone once stopped, also after a failure; the supervisor reports the result. */
         "CollectMode=inactive-or-failed",
 };

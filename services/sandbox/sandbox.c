@@ -20,6 +20,7 @@
 
 #include "bus-util.h"
 #include "diag.h"
+#include "fs-util.h"
 #include "log.h"
 #include "main-func.h"
 #include "sandbox-name.h"
@@ -32,6 +33,7 @@
 
 typedef struct Supervisor {
         const char *name;
+        bool keep; /* false: remove the sandbox (spec and workdir) once the agent has ended */
         char *agent_unit;
         char *agent_path;
         sd_event *event;
@@ -78,6 +80,78 @@ static int load_spec(const char *name, SandboxSpec **ret) {
         if (r < 0)
                 return log_error_errno(r, "Failed to load sandbox spec %s: %m", path);
         return 0;
+}
+
+/* What this version cannot apply is refused or said out loud, never silently dropped. */
+static int check_spec_supported(const char *name, const SandboxSpec *spec) {
+        if (spec->policy || spec->profile) {
+                log_error("Sandbox '%s' names a %s, but this version of openshell-sandbox cannot apply policies "
+                          "yet; not starting it.",
+                          name, spec->policy ? "policy" : "profile");
+                return -EOPNOTSUPP;
+        }
+        if (!spec->command) {
+                log_error("Sandbox '%s' has no command.", name);
+                return -EINVAL;
+        }
+        if (spec->providers)
+                log_warning("Sandbox '%s' lists providers; they are recorded but not injected yet (no egress "
+                            "proxy in this version).",
+                            name);
+        if (spec->n_forward > 0)
+                log_warning("Sandbox '%s' lists port forwards; they are recorded but not set up yet.", name);
+        return 0;
+}
+
+/* Writes the agent unit's settings, one "Key=Value" per line, to SANDBOX_RUNTIME_DIR/NAME/agent.properties
+ * (atomically): `openshell sandbox exec` and `connect` start their commands with exactly these. */
+static int write_agent_properties(const char *name, char *const *assignments) {
+        _cleanup_free_ char *dir = NULL, *tmp = NULL, *final = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        r = sandbox_runtime_path(name, &dir);
+        if (r < 0)
+                return log_oom();
+        if (asprintf_safe(&tmp, "%s/.%s.tmp", dir, SANDBOX_AGENT_PROPERTIES) < 0 ||
+            asprintf_safe(&final, "%s/%s", dir, SANDBOX_AGENT_PROPERTIES) < 0)
+                return log_oom();
+
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to create %s (is RuntimeDirectory= set?): %m", tmp);
+        f = fdopen(TAKE_FD(fd), "w");
+        if (!f)
+                return log_oom();
+        STRV_FOREACH(a, assignments)
+                fprintf(f, "%s\n", *a);
+        if (fflush(f) != 0 || ferror(f))
+                return log_error_errno(errno > 0 ? errno : EIO, "Failed to write %s: %m", tmp);
+        if (rename(tmp, final) < 0)
+                return log_error_errno(errno, "Failed to install %s: %m", final);
+        return 0;
+}
+
+/* keep: false — the sandbox was for one run: its spec and workdir go once the agent has ended. */
+static void remove_sandbox(const char *name) {
+        _cleanup_close_ int state = -EBADF;
+        _cleanup_free_ char *spec = NULL;
+        int r;
+
+        if (sandbox_spec_path(name, &spec) < 0) {
+                log_oom();
+                return;
+        }
+        if (unlink(spec) < 0 && errno != ENOENT)
+                log_warning_errno(errno, "Failed to remove %s, ignoring: %m", spec);
+
+        state = open(SANDBOX_STATE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        r = state < 0 ? -errno : rm_rf_at(state, name);
+        if (r < 0 && r != -ENOENT)
+                log_warning_errno(r, "Failed to remove the workdir of sandbox '%s', ignoring: %m", name);
+        else
+                log_info("Sandbox '%s' removed (keep: false).", name);
 }
 
 /* Creates SANDBOX_STATE_DIR/NAME owned by the agent account, mode 0700. An existing workdir is kept
@@ -317,6 +391,7 @@ static void reset_stale_agent(Supervisor *s) {
 
 static int supervisor_start_agent(Supervisor *s, const SandboxSpec *spec, const char *workdir) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_strv_free_ char **assignments = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         SandboxUnitConfig c = {
                 .name = s->name,
@@ -343,6 +418,13 @@ static int supervisor_start_agent(Supervisor *s, const SandboxSpec *spec, const 
                 return log_error_errno(r, "Failed to subscribe to systemd signals: %s", bus_error_message(&error, r));
 
         reset_stale_agent(s);
+
+        r = sandbox_unit_assignments(&c, &assignments);
+        if (r < 0)
+                return log_error_errno(r, "Failed to compute the agent unit's settings: %m");
+        r = write_agent_properties(s->name, assignments);
+        if (r < 0)
+                return r;
 
         r = sandbox_unit_new_start_message(s->bus, &c, &m);
         if (r < 0)
@@ -390,6 +472,10 @@ static int run(int argc, char *argv[]) {
                 return EXIT_CONFIG;
         if (r < 0)
                 return r;
+        r = check_spec_supported(s.name, spec);
+        if (r < 0)
+                return EXIT_CONFIG;
+        s.keep = spec->keep;
 
         r = prepare_workdir(s.name, SANDBOX_AGENT_USER, &workdir);
         if (r < 0)
@@ -428,6 +514,8 @@ static int run(int argc, char *argv[]) {
         r = sd_event_loop(s.event);
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m");
+        if (!s.keep && s.agent_started)
+                remove_sandbox(s.name);
         return r;
 }
 

@@ -43,3 +43,7 @@ int sandbox_supervisor_unit(const char *name, char **ret) {
 int sandbox_agent_unit(const char *name, char **ret) {
         return derive(SANDBOX_AGENT_PREFIX, name, ".service", ret);
 }
+
+int sandbox_runtime_path(const char *name, char **ret) {
+        return derive(SANDBOX_RUNTIME_DIR "/", name, "", ret);
+}

@@ -15,9 +15,13 @@ int sandbox_spec_path(const char *name, char **ret);
 int sandbox_workdir_path(const char *name, char **ret);
 int sandbox_supervisor_unit(const char *name, char **ret);
 int sandbox_agent_unit(const char *name, char **ret);
+int sandbox_runtime_path(const char *name, char **ret);
 
 #define SANDBOX_SPEC_DIR "/etc/openshell/sandboxes"
 #define SANDBOX_STATE_DIR "/var/lib/openshell/sandboxes"
+/* The supervisor's runtime folder (RuntimeDirectory=): what it applied, for `openshell sandbox exec`. */
+#define SANDBOX_RUNTIME_DIR "/run/openshell/sandboxes"
+#define SANDBOX_AGENT_PROPERTIES "agent.properties"
 #define SANDBOX_WORKDIR_IN_SANDBOX "/sandbox"
 #define SANDBOX_SUPERVISOR_PREFIX "openshell-sandbox@"
 #define SANDBOX_AGENT_PREFIX "openshell-agent-"

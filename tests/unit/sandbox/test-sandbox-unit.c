@@ -29,6 +29,7 @@ START_TEST(test_assignments) {
                 "CapabilityBoundingSet=",
                 "InaccessiblePaths=-/var/lib/openshell",
                 "InaccessiblePaths=-/etc/openshell",
+                "InaccessiblePaths=-/run/openshell",
                 "CollectMode=inactive-or-failed",
                 "BindsTo=openshell-sandbox@demo.service",
                 "PartOf=openshell-sandbox@demo.service",
