@@ -39,7 +39,9 @@ typedef struct Supervisor {
         sd_event *event;
         sd_bus *bus;
         bool ready;
-        bool agent_started;
+        bool agent_started;      /* the start job is done */
+        bool agent_seen_running; /* the agent unit was seen activating or active */
+        bool agent_ended;
         /* Last values systemd reported for the agent's main process. */
         char *result;
         int exec_main_code; /* CLD_EXITED, CLD_KILLED, ... */
@@ -218,6 +220,10 @@ static int agent_exit_status(const Supervisor *s) {
 static void supervisor_agent_ended(Supervisor *s, const char *state) {
         int status = agent_exit_status(s);
 
+        if (s->agent_ended)
+                return;
+        s->agent_ended = true;
+
         if (status == 0)
                 log_info("Agent %s finished successfully.", s->agent_unit);
         else if (s->exec_main_code == CLD_EXITED)
@@ -325,9 +331,12 @@ static int on_agent_properties_changed(sd_bus_message *m, void *userdata, sd_bus
         r = read_active_state(m, &state);
         if (r < 0)
                 goto fail;
-        if (!state || !s->agent_started)
+        if (!state)
                 return 0;
-        if (streq(state, "inactive") || streq(state, "failed"))
+        /* "inactive" is also the state of the freshly created unit: only an end after the start counts. */
+        if (!streq(state, "inactive") && !streq(state, "failed"))
+                s->agent_seen_running = true;
+        else if (s->agent_started || s->agent_seen_running)
                 supervisor_agent_ended(s, streq(state, "failed") ? "failed" : "stopped");
         return 0;
 
@@ -514,7 +523,7 @@ static int run(int argc, char *argv[]) {
         r = sd_event_loop(s.event);
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m");
-        if (!s.keep && s.agent_started)
+        if (!s.keep && s.agent_ended)
                 remove_sandbox(s.name);
         return r;
 }

@@ -155,11 +155,37 @@ int bus_append_unit_assignment(sd_bus_message *m, const char *assignment) {
         return sd_bus_message_close_container(m);
 }
 
+/* systemd expands $VAR and ${VAR} in ExecStart= arguments when it runs them; "$$" stands for "$".
+ * The argv we pass is meant literally (a shell in it expands what it wants itself). */
+static char *escape_dollars(const char *s) {
+        size_t n = 0;
+        char *e, *p;
+
+        for (const char *c = s; *c; c++)
+                n += *c == '$' ? 2 : 1;
+        e = p = malloc(n + 1);
+        if (!e)
+                return NULL;
+        for (const char *c = s; *c; c++) {
+                if (*c == '$')
+                        *p++ = '$';
+                *p++ = *c;
+        }
+        *p = 0;
+        return e;
+}
+
 int bus_append_exec_start(sd_bus_message *m, char *const *argv) {
+        _cleanup_strv_free_ char **escaped = NULL;
         int r;
 
         if (strv_length(argv) == 0)
                 return -EINVAL;
+        STRV_FOREACH(a, argv) {
+                r = strv_consume(&escaped, escape_dollars(*a));
+                if (r < 0)
+                        return r;
+        }
 
         r = sd_bus_message_open_container(m, 'r', "sv");
         if (r < 0)
@@ -179,7 +205,7 @@ int bus_append_exec_start(sd_bus_message *m, char *const *argv) {
         r = sd_bus_message_append(m, "s", argv[0]);
         if (r < 0)
                 return r;
-        r = sd_bus_message_append_strv(m, (char **) argv);
+        r = sd_bus_message_append_strv(m, escaped);
         if (r < 0)
                 return r;
         /* false: a non-zero exit is a failure, which the supervisor reports */

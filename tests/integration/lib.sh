@@ -67,3 +67,8 @@ wait_journal() {    # wait_journal UNIT REGEX [SECONDS]
         sleep 0.1
     done
 }
+
+# Everything COMMAND prints (stdout and stderr), whatever its exit status.
+output_of() {   # output_of COMMAND...
+    "$@" 2>&1 || true
+}

@@ -2,14 +2,21 @@
 /* openshell sandbox ...: sandboxes are systemd units; everything here asks systemd over sd-bus. */
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <getopt.h>
 #include <string.h>
 #include <systemd/sd-bus.h>
 
 #include "bus-util.h"
+#include "cli-bus.h"
+#include "fs-util.h"
 #include "log.h"
 #include "openshell.h"
 #include "sandbox-name.h"
+#include "sandbox-spec.h"
 #include "string-util.h"
 
 typedef struct SandboxRow {
@@ -174,8 +181,525 @@ static int sandbox_list(int argc, char *argv[]) {
         return EXIT_SUCCESS;
 }
 
+
+/* ---- create ---- */
+
+int split_at_double_dash(int argc, char *argv[]) {
+        for (int i = 1; i < argc; i++)
+                if (streq(argv[i], "--"))
+                        return i;
+        return argc;
+}
+
+#define PROFILES_DIR DATADIR "/profiles"
+
+static double elapsed(const struct timespec *t0) {
+        struct timespec t;
+
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        return (double) (t.tv_sec - t0->tv_sec) + (double) (t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static int random_name(char **ret) {
+        uint8_t b[3];
+        FILE *f = fopen("/dev/urandom", "re");
+
+        if (!f || fread(b, 1, sizeof b, f) != sizeof b) {
+                if (f)
+                        fclose(f);
+                return -EIO;
+        }
+        fclose(f);
+        return asprintf_safe(ret, "sandbox-%02x%02x%02x", b[0], b[1], b[2]);
+}
+
+static int parse_port(const char *s, uint16_t *ret) {
+        char *end;
+        unsigned long v;
+
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno != 0 || end == s || *end || v < 1 || v > 65535 || s[0] == '-' || s[0] == '+')
+                return -EINVAL;
+        *ret = (uint16_t) v;
+        return 0;
+}
+
+/* Writes the spec to SANDBOX_SPEC_DIR/NAME.yaml, refusing to replace an existing sandbox. */
+static int write_spec(const char *name, const SandboxSpec *spec) {
+        _cleanup_free_ char *path = NULL, *tmp = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        r = sandbox_spec_path(name, &path);
+        if (r < 0 || asprintf_safe(&tmp, "%s.tmp-%d", path, (int) getpid()) < 0)
+                return log_oom();
+        if (mkdir("/etc/openshell", 0755) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Failed to create /etc/openshell: %m");
+        if (mkdir(SANDBOX_SPEC_DIR, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Failed to create %s: %m", SANDBOX_SPEC_DIR);
+
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to create %s: %m", tmp);
+        f = fdopen(TAKE_FD(fd), "w");
+        if (!f)
+                return log_oom();
+        fprintf(f, "# Sandbox '%s', written by 'openshell sandbox create'.\n", name);
+        r = sandbox_spec_write(spec, f);
+        if (r >= 0 && (fflush(f) != 0 || fsync(fileno(f)) < 0))
+                r = -errno;
+        if (r < 0) {
+                (void) unlink(tmp);
+                return log_error_errno(r, "Failed to write %s: %m", tmp);
+        }
+        /* link() + unlink() instead of rename(): never replaces a spec created meanwhile. */
+        if (link(tmp, path) < 0) {
+                r = -errno;
+                (void) unlink(tmp);
+                if (r == -EEXIST)
+                        return log_error_errno(r, "Sandbox '%s' already exists (%s); delete it first.", name, path);
+                return log_error_errno(r, "Failed to create %s: %m", path);
+        }
+        (void) unlink(tmp);
+        return 0;
+}
+
+static void create_help(FILE *f) {
+        fprintf(f,
+                "Usage: openshell sandbox create [NAME] [OPTIONS] [-- COMMAND...]\n"
+                "\n"
+                "Write the spec " SANDBOX_SPEC_DIR "/NAME.yaml and start openshell-sandbox@NAME.service.\n"
+                "Without a command the agent is '/bin/sleep infinity': use 'connect' and 'exec' to work in it.\n"
+                "\n"
+                "Options:\n"
+                "  --name NAME        sandbox name (default: sandbox-XXXXXX); letters, digits, '-', '_'\n"
+                "  --policy FILE      policy file (default: the shipped default policy)\n"
+                "  --from PROFILE     a shipped profile (" PROFILES_DIR "/PROFILE)\n"
+                "  --provider NAME    attach a provider (repeatable; recorded, injected with the egress proxy)\n"
+                "  --forward PORT     forward host 127.0.0.1:PORT into the sandbox (repeatable; recorded)\n"
+                "  --env KEY=VALUE    environment of the agent (repeatable; not for secrets)\n"
+                "  --keep             keep the sandbox when its command exits (default)\n"
+                "  --no-keep          remove the sandbox when its command exits\n"
+                "  --no-start         only write the spec\n");
+}
+
+static int sandbox_create(int argc, char *argv[]) {
+        enum { ARG_NAME = 0x100, ARG_POLICY, ARG_FROM, ARG_PROVIDER, ARG_FORWARD, ARG_ENV, ARG_KEEP, ARG_NO_KEEP,
+               ARG_NO_START };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },         { "name", required_argument, NULL, ARG_NAME },
+                { "policy", required_argument, NULL, ARG_POLICY }, { "from", required_argument, NULL, ARG_FROM },
+                { "provider", required_argument, NULL, ARG_PROVIDER },
+                { "forward", required_argument, NULL, ARG_FORWARD },
+                { "env", required_argument, NULL, ARG_ENV },   { "keep", no_argument, NULL, ARG_KEEP },
+                { "no-keep", no_argument, NULL, ARG_NO_KEEP }, { "no-start", no_argument, NULL, ARG_NO_START },
+                {},
+        };
+        _cleanup_(sandbox_spec_freep) SandboxSpec *spec = calloc(1, sizeof(SandboxSpec));
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *name = NULL, *unit = NULL;
+        _cleanup_(unit_state_done) UnitState st = {};
+        struct timespec t0;
+        bool start = true;
+        int c, r, n_opts;
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (!spec)
+                return log_oom();
+        spec->keep = true;
+
+        /* Options and NAME before "--", the command after it. */
+        n_opts = split_at_double_dash(argc, argv);
+        optind = 0;
+        while ((c = getopt_long(n_opts, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        create_help(stdout);
+                        return EXIT_SUCCESS;
+                case ARG_NAME:
+                        free(name);
+                        name = strdup(optarg);
+                        if (!name)
+                                return log_oom();
+                        break;
+                case ARG_POLICY: {
+                        _cleanup_free_ char *abs = realpath(optarg, NULL);
+                        struct stat st2;
+                        if (!abs) {
+                                log_error_errno(errno, "--policy %s: %m", optarg);
+                                return EXIT_USAGE;
+                        }
+                        if (stat(abs, &st2) < 0 || !S_ISREG(st2.st_mode)) {
+                                log_error("--policy %s: not a regular file", optarg);
+                                return EXIT_USAGE;
+                        }
+                        free(spec->policy);
+                        spec->policy = TAKE_PTR(abs);
+                        break;
+                }
+                case ARG_FROM: {
+                        _cleanup_free_ char *dir = NULL;
+                        struct stat st2;
+                        if (!spec_object_name_is_valid(optarg)) {
+                                log_error("--from %s: invalid profile name (letters, digits, '-' and '_')", optarg);
+                                return EXIT_USAGE;
+                        }
+                        if (asprintf_safe(&dir, PROFILES_DIR "/%s", optarg) < 0)
+                                return log_oom();
+                        if (stat(dir, &st2) < 0 || !S_ISDIR(st2.st_mode)) {
+                                log_error("--from %s: no such profile (looked in %s)", optarg, PROFILES_DIR);
+                                return EXIT_USAGE;
+                        }
+                        free(spec->profile);
+                        spec->profile = strdup(optarg);
+                        if (!spec->profile)
+                                return log_oom();
+                        break;
+                }
+                case ARG_PROVIDER:
+                        if (!spec_object_name_is_valid(optarg)) {
+                                log_error("--provider %s: invalid provider name (letters, digits, '-' and '_')",
+                                          optarg);
+                                return EXIT_USAGE;
+                        }
+                        if (strv_contains(spec->providers, optarg))
+                                break;
+                        if (strv_extend(&spec->providers, optarg) < 0)
+                                return log_oom();
+                        break;
+                case ARG_FORWARD: {
+                        uint16_t port, *p;
+                        if (parse_port(optarg, &port) < 0) {
+                                log_error("--forward %s: invalid port; expected 1..=65535", optarg);
+                                return EXIT_USAGE;
+                        }
+                        if (spec->n_forward >= SANDBOX_FORWARDS_MAX) {
+                                log_error("--forward: at most %u ports", SANDBOX_FORWARDS_MAX);
+                                return EXIT_USAGE;
+                        }
+                        p = reallocarray(spec->forward, spec->n_forward + 1, sizeof(uint16_t));
+                        if (!p)
+                                return log_oom();
+                        spec->forward = p;
+                        spec->forward[spec->n_forward++] = port;
+                        break;
+                }
+                case ARG_ENV: {
+                        const char *eq = strchr(optarg, '=');
+                        _cleanup_free_ char *key = eq ? strndup(optarg, (size_t) (eq - optarg)) : NULL;
+                        if (!eq || !key || !environment_name_is_valid(key) || string_has_cc(eq + 1)) {
+                                log_error("--env %s: expected KEY=VALUE with a valid variable name", optarg);
+                                return EXIT_USAGE;
+                        }
+                        if (strv_extend(&spec->environment, optarg) < 0)
+                                return log_oom();
+                        break;
+                }
+                case ARG_KEEP:
+                        spec->keep = true;
+                        break;
+                case ARG_NO_KEEP:
+                        spec->keep = false;
+                        break;
+                case ARG_NO_START:
+                        start = false;
+                        break;
+                default:
+                        create_help(stderr);
+                        return EXIT_USAGE;
+                }
+
+        /* A positional NAME (upstream's form). */
+        if (optind < n_opts) {
+                if (name || optind + 1 < n_opts) {
+                        log_error("unexpected argument '%s' (the command goes after '--')",
+                                  name ? argv[optind] : argv[optind + 1]);
+                        return EXIT_USAGE;
+                }
+                name = strdup(argv[optind]);
+                if (!name)
+                        return log_oom();
+        }
+        if (n_opts + 1 < argc) {
+                const char *prog = argv[n_opts + 1];
+                if (isempty(prog) || (prog[0] != '/' && strchr(prog, '/'))) {
+                        log_error("command '%s' must be an absolute path or a bare name", prog);
+                        return EXIT_USAGE;
+                }
+                spec->command = strv_copy(argv + n_opts + 1);
+                if (!spec->command)
+                        return log_oom();
+        } else if (!spec->profile) {
+                spec->command = strv_copy((char *[]) { (char *) "/bin/sleep", (char *) "infinity", NULL });
+                if (!spec->command)
+                        return log_oom();
+        }
+
+        if (!name && random_name(&name) < 0)
+                return log_error_errno(EIO, "Failed to pick a sandbox name.");
+        if (!sandbox_name_is_valid(name)) {
+                log_error("invalid sandbox name '%s': use 1-%d letters, digits, '-' or '_', starting with a letter "
+                          "or digit",
+                          name, SANDBOX_NAME_MAX);
+                return EXIT_USAGE;
+        }
+
+        if (start) {
+                r = cli_bus_open(&bus);
+                if (r < 0)
+                        return r;
+        }
+        r = write_spec(name, spec);
+        if (r < 0)
+                return r;
+        printf("[%.2fs] Sandbox '%s': spec written to " SANDBOX_SPEC_DIR "/%s.yaml\n", elapsed(&t0), name, name);
+        if (!start)
+                return EXIT_SUCCESS;
+
+        if (sandbox_supervisor_unit(name, &unit) < 0)
+                return log_oom();
+        r = cli_unit_job(bus, "StartUnit", unit);
+        if (r < 0)
+                return r;
+        free(unit);
+        if (sandbox_agent_unit(name, &unit) < 0)
+                return log_oom();
+        r = cli_unit_state(bus, unit, &st);
+        if (r < 0)
+                return r;
+        if (streq(st.active_state, "active"))
+                printf("[%.2fs] Sandbox '%s' ready: agent %s, PID %" PRIu32 "\n", elapsed(&t0), name, unit,
+                       st.main_pid);
+        else
+                printf("[%.2fs] Sandbox '%s' started; its command has already ended (%s)\n", elapsed(&t0), name,
+                       st.active_state);
+        return EXIT_SUCCESS;
+}
+
+/* ---- get ---- */
+
+/* Upstream's phases, from the two units' states. */
+static const char *sandbox_phase(const UnitState *sup, const UnitState *agent) {
+        if (streq(sup->active_state, "failed"))
+                return "Error";
+        if (streq(sup->active_state, "activating"))
+                return "Provisioning";
+        if (streq(sup->active_state, "deactivating"))
+                return "Stopping";
+        if (streq(sup->active_state, "active"))
+                return streq(agent->active_state, "active") ? "Ready" : "Unknown";
+        return "Stopped";
+}
+
+static int load_spec_quiet(const char *name, SandboxSpec **ret) {
+        _cleanup_(diag_list_done) DiagList d = {};
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        if (sandbox_spec_path(name, &path) < 0)
+                return log_oom();
+        r = sandbox_spec_load(path, ret, &d);
+        if (r == -ENOENT)
+                return r;
+        if (r < 0) {
+                diag_list_print(&d, stderr);
+                return log_error_errno(r, "Sandbox spec %s is invalid.", path);
+        }
+        return 0;
+}
+
+static int sandbox_get(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sandbox_spec_freep) SandboxSpec *spec = NULL;
+        _cleanup_(unit_state_done) UnitState sup = {}, agent = {};
+        _cleanup_free_ char *sup_unit = NULL, *agent_unit = NULL, *workdir = NULL;
+        const char *name;
+        char b1[32], b2[32];
+        int r;
+
+        if (argc != 2 || streq(argv[1], "--help") || streq(argv[1], "-h")) {
+                fprintf(argc == 2 ? stdout : stderr,
+                        "Usage: openshell sandbox get NAME\n\nShow a sandbox: phase, spec, units, main PID, memory and "
+                        "CPU now, forwards.\n");
+                return argc == 2 ? EXIT_SUCCESS : EXIT_USAGE;
+        }
+        name = argv[1];
+        if (!sandbox_name_is_valid(name)) {
+                log_error("invalid sandbox name '%s'", name);
+                return EXIT_USAGE;
+        }
+        if (sandbox_supervisor_unit(name, &sup_unit) < 0 || sandbox_agent_unit(name, &agent_unit) < 0 ||
+            sandbox_workdir_path(name, &workdir) < 0)
+                return log_oom();
+
+        r = load_spec_quiet(name, &spec);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        r = cli_bus_open(&bus);
+        if (r < 0)
+                return r;
+        r = cli_unit_state(bus, sup_unit, &sup);
+        if (r < 0)
+                return r;
+        r = cli_unit_state(bus, agent_unit, &agent);
+        if (r < 0)
+                return r;
+        if (!spec && streq(sup.load_state, "not-found")) {
+                log_error("No sandbox '%s' (no spec " SANDBOX_SPEC_DIR "/%s.yaml and no unit).", name, name);
+                return EXIT_FAILURE;
+        }
+
+        printf("Sandbox:     %s\n", name);
+        printf("Phase:       %s\n", sandbox_phase(&sup, &agent));
+        printf("Spec:        " SANDBOX_SPEC_DIR "/%s.yaml%s\n", name, spec ? "" : " (missing)");
+        if (spec) {
+                printf("Command:    ");
+                STRV_FOREACH(a, spec->command)
+                        printf(" %s", *a);
+                printf("%s\n", spec->command ? "" : " (from the profile)");
+                printf("Policy:      %s\n", spec->policy ?: spec->profile ? "(from the profile)" : "(default)");
+                if (spec->profile)
+                        printf("Profile:     %s\n", spec->profile);
+                printf("Providers:  ");
+                STRV_FOREACH(p, spec->providers)
+                        printf(" %s", *p);
+                printf("%s\n", spec->providers ? "" : " -");
+                printf("Forwards:   ");
+                for (size_t i = 0; i < spec->n_forward; i++)
+                        printf(" 127.0.0.1:%u", spec->forward[i]);
+                printf("%s\n", spec->n_forward > 0 ? "" : " -");
+                printf("Keep:        %s\n", spec->keep ? "yes" : "no (removed when its command exits)");
+        }
+        printf("Supervisor:  %s (%s/%s)\n", sup_unit, sup.active_state, sup.sub_state);
+        printf("Agent:       %s (%s/%s)\n", agent_unit, agent.active_state, agent.sub_state);
+        if (agent.main_pid > 0)
+                printf("Main PID:    %" PRIu32 "\n", agent.main_pid);
+        if (streq(agent.active_state, "active"))
+                printf("Memory:      %s\nCPU:         %s\n", format_bytes(b1, sizeof b1, agent.memory_current),
+                       format_nsec(b2, sizeof b2, agent.cpu_usage_nsec));
+        printf("Workdir:     %s (mounted at " SANDBOX_WORKDIR_IN_SANDBOX ")\n", workdir);
+        return EXIT_SUCCESS;
+}
+
+/* ---- delete ---- */
+
+static int delete_one(sd_bus *bus, const char *name, bool purge) {
+        _cleanup_free_ char *unit = NULL, *spec = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(unit_state_done) UnitState st = {};
+        bool found = false;
+        int r;
+
+        if (sandbox_supervisor_unit(name, &unit) < 0 || sandbox_spec_path(name, &spec) < 0)
+                return log_oom();
+        r = cli_unit_state(bus, unit, &st);
+        if (r < 0)
+                return r;
+        if (!streq(st.load_state, "not-found")) {
+                /* A stopped instance systemd still has loaded is no sandbox by itself. */
+                found = !streq(st.active_state, "inactive");
+                if (!streq(st.active_state, "inactive") && !streq(st.active_state, "failed")) {
+                        r = cli_unit_job(bus, "StopUnit", unit);
+                        if (r < 0)
+                                return r;
+                }
+                (void) sd_bus_call_method(bus, SYSTEMD_BUS_NAME, SYSTEMD_BUS_PATH, SYSTEMD_MANAGER_IFACE,
+                                          "ResetFailedUnit", &error, NULL, "s", unit);
+                sd_bus_error_free(&error);
+                /* A sandbox enabled to start at boot must not come back without its spec. */
+                (void) sd_bus_call_method(bus, SYSTEMD_BUS_NAME, SYSTEMD_BUS_PATH, SYSTEMD_MANAGER_IFACE,
+                                          "DisableUnitFiles", &error, NULL, "asb", 1, unit, 0);
+        }
+        if (unlink(spec) >= 0)
+                found = true;
+        else if (errno != ENOENT)
+                return log_error_errno(errno, "Failed to remove %s: %m", spec);
+
+        if (purge) {
+                _cleanup_close_ int state = open(SANDBOX_STATE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+                r = state < 0 ? -errno : rm_rf_at(state, name);
+                if (r >= 0)
+                        found = true;
+                else if (r != -ENOENT)
+                        return log_error_errno(r, "Failed to remove the workdir of '%s': %m", name);
+        }
+        if (!found) {
+                log_error("No sandbox '%s'.", name);
+                return -ENOENT;
+        }
+        printf("Deleted sandbox '%s'%s\n", name, purge ? " and its workdir" : " (workdir kept; --purge removes it)");
+        return 0;
+}
+
+static int sandbox_delete(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "purge", no_argument, NULL, 'p' },
+                { "all", no_argument, NULL, 'a' },
+                {},
+        };
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sandbox_table_done) SandboxTable t = {};
+        bool purge = false, all = false;
+        int c, r, ret = EXIT_SUCCESS;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        printf("Usage: openshell sandbox delete NAME... | --all [--purge]\n\n"
+                               "Stop the sandbox, remove its spec and unit, and with --purge its workdir.\n");
+                        return EXIT_SUCCESS;
+                case 'p':
+                        purge = true;
+                        break;
+                case 'a':
+                        all = true;
+                        break;
+                default:
+                        return EXIT_USAGE;
+                }
+        if (all == (optind < argc)) {
+                log_error("sandbox delete takes sandbox names or --all");
+                return EXIT_USAGE;
+        }
+        for (int i = optind; i < argc; i++)
+                if (!sandbox_name_is_valid(argv[i])) {
+                        log_error("invalid sandbox name '%s'", argv[i]);
+                        return EXIT_USAGE;
+                }
+
+        r = cli_bus_open(&bus);
+        if (r < 0)
+                return r;
+        if (all) {
+                r = collect_units(bus, &t);
+                if (r >= 0)
+                        r = collect_specs(&t);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < t.n; i++)
+                        if (delete_one(bus, t.rows[i].name, purge) < 0)
+                                ret = EXIT_FAILURE;
+                return ret;
+        }
+        for (int i = optind; i < argc; i++)
+                if (delete_one(bus, argv[i], purge) < 0)
+                        ret = EXIT_FAILURE;
+        return ret;
+}
+
 static const Verb sandbox_verbs[] = {
+        { "create", "Create a sandbox and start it", sandbox_create },
         { "list", "List sandboxes and the state of their units", sandbox_list },
+        { "get", "Show one sandbox", sandbox_get },
+        { "delete", "Stop and remove sandboxes", sandbox_delete },
+        { "exec", "Run a command inside a sandbox (non-interactive)", sandbox_exec },
+        { "connect", "Open an interactive shell inside a sandbox", sandbox_connect },
+        { "upload", "Copy files from the host into a sandbox's /sandbox", sandbox_upload },
+        { "download", "Copy files from a sandbox's /sandbox to the host", sandbox_download },
 };
 
 int verb_sandbox(int argc, char *argv[]) {
@@ -183,6 +707,7 @@ int verb_sandbox(int argc, char *argv[]) {
                 FILE *f = argc < 2 ? stderr : stdout;
                 fprintf(f, "Usage: openshell sandbox COMMAND ...\n\nCommands:\n");
                 verb_print_table(sandbox_verbs, ELEMENTSOF(sandbox_verbs), f);
+                fprintf(f, "\nRun 'openshell sandbox COMMAND --help' for a command's options.\n");
                 return argc < 2 ? EXIT_USAGE : EXIT_SUCCESS;
         }
         return verb_dispatch("sandbox", sandbox_verbs, ELEMENTSOF(sandbox_verbs), argc - 1, argv + 1);

@@ -11,6 +11,7 @@
 
 static const Verb groups[] = {
         { "sandbox", "Create, list and manage sandboxes", verb_sandbox },
+        { "status", "What this machine offers sandboxes", verb_status },
 };
 
 void verb_print_table(const Verb *table, size_t n, FILE *f) {

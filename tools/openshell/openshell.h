@@ -18,3 +18,16 @@ int verb_dispatch(const char *group, const Verb *table, size_t n, int argc, char
 void verb_print_table(const Verb *table, size_t n, FILE *f);
 
 int verb_sandbox(int argc, char *argv[]);
+int verb_status(int argc, char *argv[]);
+
+/* The index of the first "--" in argv (options and positional arguments come before it, a command
+ * after it), or argc. */
+int split_at_double_dash(int argc, char *argv[]);
+
+/* openshell sandbox exec|connect|upload|download */
+int sandbox_exec(int argc, char *argv[]);
+int sandbox_connect(int argc, char *argv[]);
+int sandbox_upload(int argc, char *argv[]);
+int sandbox_download(int argc, char *argv[]);
+
+/* openshell provider|inference (openshell-provider.c, openshell-inference.c) */

@@ -54,3 +54,12 @@ systemctl reset-failed "openshell-sandbox@$name.service"
 systemctl start "openshell-sandbox@$name.service"
 wait_until 10 sh -c "[ \"\$(systemctl show -P ActiveState openshell-sandbox@$name.service)\" = inactive ]"
 assert_eq "$(systemctl show -P Result "openshell-sandbox@$name.service")" success "supervisor result after exit 0"
+
+# The command is passed literally: "$" reaches the program (here a shell, which expands it itself).
+write_spec "$name" <<'SPEC'
+command: ["/bin/sh", "-c", "echo \"home=$HOME literal=\\$X\" > /sandbox/dollar"]
+SPEC
+systemctl reset-failed "openshell-sandbox@$name.service" 2>/dev/null || true
+systemctl start "openshell-sandbox@$name.service"
+wait_until 10 test -s "/var/lib/openshell/sandboxes/$name/dollar"
+assert_eq "$(cat "/var/lib/openshell/sandboxes/$name/dollar")" 'home=/sandbox literal=$X' "command with \$ signs"

@@ -139,7 +139,10 @@ END_TEST
 START_TEST(test_exec_start) {
         _cleanup_(sd_bus_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = new_message(&bus);
-        char *argv[] = { (char *) "/usr/bin/agent", (char *) "--flag", (char *) "two words", NULL };
+        char *argv[] = { (char *) "/usr/bin/agent", (char *) "--flag", (char *) "two words", (char *) "$HOME ${X} $$",
+                         NULL };
+        /* systemd would expand $VAR in ExecStart= arguments: sent escaped, they arrive literally */
+        const char *expected[] = { "/usr/bin/agent", "--flag", "two words", "$$HOME $${X} $$$$" };
         char *empty[] = { NULL };
         const char *path, *a;
         int ignore;
@@ -154,9 +157,9 @@ START_TEST(test_exec_start) {
         ck_assert_int_ge(sd_bus_message_read(m, "s", &path), 0);
         ck_assert_str_eq(path, "/usr/bin/agent");
         ck_assert_int_ge(sd_bus_message_enter_container(m, 'a', "s"), 0);
-        for (size_t i = 0; i < 3; i++) {
+        for (size_t i = 0; i < ELEMENTSOF(expected); i++) {
                 ck_assert_int_gt(sd_bus_message_read(m, "s", &a), 0);
-                ck_assert_str_eq(a, argv[i]);
+                ck_assert_str_eq(a, expected[i]);
         }
         ck_assert_int_eq(sd_bus_message_read(m, "s", &a), 0);
         ck_assert_int_ge(sd_bus_message_exit_container(m), 0);
