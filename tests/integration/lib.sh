@@ -62,7 +62,9 @@ cleanup_sandbox() {
 # output streams asynchronously, so a line may arrive after `systemctl start` returned).
 wait_journal() {    # wait_journal UNIT REGEX [SECONDS]
     local deadline=$(( $(date +%s) + ${3:-10} ))
-    until journalctl -u "$1" --no-pager -o cat | grep -qE -- "$2"; do
+    # grep reads a here-string, not a pipe: under pipefail, grep -q closing the pipe early would
+    # make journalctl die of SIGPIPE and the match count as a failure.
+    until grep -qE -- "$2" <<<"$(journalctl -u "$1" --no-pager -o cat)"; do
         [ "$(date +%s)" -lt "$deadline" ] || fail "journal of $1 has no line matching /$2/"
         sleep 0.1
     done

@@ -13,9 +13,9 @@ mkdir -p /srv/world-writable && chmod 1777 /srv/world-writable
 mkdir -p /home/alice && echo secret >/home/alice/readme && chmod 755 /home/alice && chmod 644 /home/alice/readme
 echo marker >/tmp/host-marker && chmod 644 /tmp/host-marker
 mkdir -p /var/lib/openshell/sandboxes/other && chmod 755 /var/lib/openshell/sandboxes/other
-ip link add probe0 type veth peer name probe1 2>/dev/null || true
+ip link add probe0 type veth peer name probe1
 [ -e /dev/console ] || fail "testbed has no /dev/console: the PrivateDevices check would prove nothing"
-ip -br link | grep -q probe0 || fail "could not create probe0: the PrivateNetwork check would prove nothing"
+grep -q probe0 <<<"$(ip -br link)" || fail "could not create probe0: the PrivateNetwork check would prove nothing"
 
 write_spec "$name" <<SPEC
 command: ["/bin/sh", "$TESTS_DIR/probe-hardening.sh"]

@@ -83,7 +83,7 @@ openshell sandbox download "$name" /sandbox/tree /root/down/tree
 assert_eq "$(cat /root/down/tree/dir/n.txt)" nested "downloaded directory"
 
 # status
-openshell status | grep -qE "^systemd: +[0-9]+" || fail "status: systemd version"
+grep -qE "^systemd: +[0-9]+" <<<"$(openshell status)" || fail "status: systemd version"
 
 # delete: units and spec go; the workdir stays unless --purge
 openshell sandbox delete "$name"
