@@ -178,7 +178,8 @@ static int parse_u64(const char *s, uint64_t *ret) {
  *     scoped 0xHEX
  *     path 0xHEX /absolute/path (the rest of the line)
  *     port 0xHEX NUMBER
- * Returns 0, or -EBADMSG with *ret_line the offending line. Modifies text in place. */
+ *     end                (optional; nothing may follow it)
+ * Numbers are decimal or 0x-hexadecimal. Returns 0, or -EBADMSG with *ret_line the offending line. Modifies text in place. */
 int exec_parse_ruleset(char *text, Ruleset *rs, unsigned *ret_line);
 int exec_parse_ruleset(char *text, Ruleset *rs, unsigned *ret_line) {
         unsigned line = 0;
@@ -186,12 +187,20 @@ int exec_parse_ruleset(char *text, Ruleset *rs, unsigned *ret_line) {
         char *save = NULL;
 
         *rs = (Ruleset) {};
+        bool ended = false;
+
         for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
                 char *key = l, *a, *b;
                 uint64_t v;
 
                 line++;
                 *ret_line = line;
+                if (ended)
+                        return -EBADMSG;
+                if (header && strcmp(l, "end") == 0) {
+                        ended = true;
+                        continue;
+                }
                 a = strchr(key, ' ');
                 if (!a)
                         return -EBADMSG;

@@ -43,6 +43,15 @@ START_TEST(test_valid) {
         ck_assert_uint_eq(rs.ports[0].port, 443);
         ck_assert_uint_eq(rs.ports[0].access, 2);
 
+        /* policy_landlock_serialize()'s form: decimal numbers, closed by "end" */
+        ck_assert_int_eq(parse("openshell-landlock 1\ncompatibility best_effort\nhandled_fs 65535\n"
+                               "path 13 /usr\nport 2 3128\nend\n",
+                               &rs, &line),
+                         0);
+        ck_assert_uint_eq(rs.handled_fs, 65535);
+        ck_assert_uint_eq(rs.paths[0].access, 13);
+        ck_assert_uint_eq(rs.ports[0].port, 3128);
+
         ck_assert_int_eq(parse("openshell-landlock 1\ncompatibility best_effort\n", &rs, &line), 0);
         ck_assert(!rs.hard_requirement);
         ck_assert_uint_eq(rs.n_paths, 0);
@@ -67,6 +76,8 @@ START_TEST(test_invalid) {
                 { "openshell-landlock 1\nhandled_fs 0x1 extra\n", 2 },
                 { "openshell-landlock 1\nunknown 0x1\n", 2 },
                 { "openshell-landlock 1\nnospace\n", 2 },
+                { "openshell-landlock 1\nend\npath 13 /usr\n", 3 },
+                { "end\n", 1 },
         };
         static Ruleset rs;
 
