@@ -11,6 +11,27 @@ static void diag_done(Diag *d) {
         free(d->message);
 }
 
+/* Control characters from a file (e.g. a quoted key "\e[2J") must not reach a terminal as such:
+ * they are written as \xNN. Returns a new string. */
+static char *escape_cc(const char *s) {
+        size_t n = 0;
+        char *r, *p;
+
+        for (const char *c = s; *c; c++)
+                n += ((unsigned char) *c < ' ' || *c == 127) ? 4 : 1;
+        r = malloc(n + 1);
+        if (!r)
+                return NULL;
+        p = r;
+        for (const char *c = s; *c; c++)
+                if ((unsigned char) *c < ' ' || *c == 127)
+                        p += sprintf(p, "\\x%02x", (unsigned char) *c);
+                else
+                        *p++ = *c;
+        *p = 0;
+        return r;
+}
+
 int diag_add(DiagList *l, DiagLevel level, const char *file, unsigned line, unsigned column, const char *path,
              const char *fmt, ...) {
         _cleanup_free_ char *message = NULL, *f = NULL, *p = NULL;
@@ -30,8 +51,15 @@ int diag_add(DiagList *l, DiagLevel level, const char *file, unsigned line, unsi
         va_end(ap);
         if (r < 0)
                 return r;
+        if (string_has_cc(message)) {
+                char *e = escape_cc(message);
+                if (!e)
+                        return -ENOMEM;
+                free(message);
+                message = e;
+        }
         f = file ? strdup(file) : NULL;
-        p = path ? strdup(path) : NULL;
+        p = path ? escape_cc(path) : NULL;
         if ((file && !f) || (path && !p))
                 return -ENOMEM;
 
@@ -66,6 +94,8 @@ int diag_format(const Diag *d, char **ret) {
                                      d->message);
         if (d->line > 0)
                 return asprintf_safe(ret, "%s:%u:%u: %s%s", file, d->line, d->column, level, d->message);
+        if (d->path)
+                return asprintf_safe(ret, "%s: %s: %s%s", file, d->path, level, d->message);
         return asprintf_safe(ret, "%s: %s%s", file, level, d->message);
 }
 

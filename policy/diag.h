@@ -35,7 +35,8 @@ typedef struct DiagList {
 int diag_add(DiagList *l, DiagLevel level, const char *file, unsigned line, unsigned column, const char *path,
              const char *fmt, ...) _printf_(7, 8);
 void diag_list_done(DiagList *l);
-/* "FILE:LINE:COLUMN: PATH: MESSAGE", with "warning: " before MESSAGE for warnings. */
+/* "FILE:LINE:COLUMN: PATH: MESSAGE", with "warning: " before MESSAGE for warnings; parts without a
+ * value are left out ("FILE: PATH: MESSAGE" for a problem with no place in the file). */
 int diag_format(const Diag *d, char **ret);
 /* Writes every entry, one per line, and a line "N more problems not shown" if any were dropped. */
 void diag_list_print(const DiagList *l, FILE *f);

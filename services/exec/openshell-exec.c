@@ -80,16 +80,28 @@ static void say(const char *fmt, ...) {
         fputc('\n', stderr);
 }
 
+static _Noreturn void vdie(int status, const char *fmt, va_list ap) {
+        fputs("openshell-exec: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputs(" (not starting the agent)\n", stderr);
+        _exit(status);
+}
+
+/* 126, as a shell says "cannot execute": nothing of the command ran. */
 static _Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static _Noreturn void die(const char *fmt, ...) {
         va_list ap;
 
-        fputs("openshell-exec: ", stderr);
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputs(" (not starting the agent)\n", stderr);
-        _exit(126);
+        vdie(126, fmt, ap);
+}
+
+static _Noreturn void die_status(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static _Noreturn void die_status(int status, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        vdie(status, fmt, ap);
 }
 
 uint64_t exec_fs_rights_for_abi(long abi);
@@ -362,21 +374,28 @@ static void apply_landlock(Ruleset *rs) {
         if (syscall(SYS_landlock_restrict_self, ruleset_fd, 0) < 0)
                 die("Failed to enforce the Landlock ruleset: %s", strerror(errno));
         close(ruleset_fd);
-        say("Landlock enforced [abi:%ld compat:%s rules_applied:%u skipped:%u ports:%zu]", abi,
-            rs->hard_requirement ? "hard_requirement" : "best_effort", applied, skipped,
-            attr.handled_access_net ? rs->n_ports : 0);
+        /* A record for the sandbox's journal; not for `openshell sandbox exec`, where stderr is the
+         * user's and belongs to the command. */
+        if (secure_getenv("JOURNAL_STREAM"))
+                say("Landlock enforced [abi:%ld compat:%s rules_applied:%u skipped:%u ports:%zu]", abi,
+                    rs->hard_requirement ? "hard_requirement" : "best_effort", applied, skipped,
+                    attr.handled_access_net ? rs->n_ports : 0);
 }
 
-static void apply_seccomp(int dir_fd) {
-        struct sock_fprog prog;
-        size_t size;
-        char *bpf = read_file_at(dir_fd, SECCOMP_FILE, BPF_INSNS_MAX * sizeof(struct sock_filter), &size);
+/* Read before anything is applied: once Landlock is in force, the credentials directory is out of reach. */
+static char *read_seccomp(int dir_fd, size_t *ret_size) {
+        char *bpf = read_file_at(dir_fd, SECCOMP_FILE, BPF_INSNS_MAX * sizeof(struct sock_filter), ret_size);
 
-        if (!bpf) {
-                if (errno == ENOENT)
-                        return; /* no extra filter for this sandbox */
+        if (!bpf && errno != ENOENT)
                 die("Failed to read %s: %s", SECCOMP_FILE, strerror(errno));
-        }
+        return bpf; /* NULL: no extra filter for this sandbox */
+}
+
+static void apply_seccomp(char *bpf, size_t size) {
+        struct sock_fprog prog;
+
+        if (!bpf)
+                return;
         if (size == 0 || size % sizeof(struct sock_filter) != 0)
                 die("%s is not a BPF program (%zu bytes)", SECCOMP_FILE, size);
         prog.len = (unsigned short) (size / sizeof(struct sock_filter));
@@ -408,25 +427,28 @@ int main(int argc, char *argv[]) {
                 die("Failed to open %s: %s", creds, strerror(errno));
 
         {
-                size_t size;
+                size_t size, bpf_size = 0;
                 unsigned line = 0;
                 char *text = read_file_at(dir_fd, LANDLOCK_FILE, RULESET_SIZE_MAX, &size);
+                char *bpf;
 
                 if (!text && errno != ENOENT)
                         die("Failed to read %s: %s", LANDLOCK_FILE, strerror(errno));
+                bpf = read_seccomp(dir_fd, &bpf_size);
+                close(dir_fd);
                 if (text) {
                         if (exec_parse_ruleset(text, &rs, &line) < 0)
                                 die("%s:%u: malformed line", LANDLOCK_FILE, line);
                         apply_landlock(&rs);
                         free(text);
                 }
+                apply_seccomp(bpf, bpf_size);
         }
-        apply_seccomp(dir_fd);
-        close(dir_fd);
 
         /* Nothing of ours is left in the agent's environment. */
         unsetenv("CREDENTIALS_DIRECTORY");
         execvp(argv[i], argv + i);
-        die("Failed to execute %s: %s", argv[i], strerror(errno));
+        /* 127 for "not found", as a shell says it. */
+        die_status(errno == ENOENT ? 127 : 126, "Failed to execute %s: %s", argv[i], strerror(errno));
 }
 #endif

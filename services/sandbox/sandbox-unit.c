@@ -43,12 +43,25 @@ int sandbox_unit_assignments(const SandboxUnitConfig *c, char ***ret) {
         } while (0)
 
         ADD("Description=OpenShell sandbox '%s' (agent)", c->name);
-        ADD("User=%s", c->user);
-        ADD("Group=%s", c->user);
+        /* The policy's settings first: the fixed floor below comes after them, so that a policy can add
+         * restrictions but never lift one of these (for systemd the last assignment wins). */
+        STRV_FOREACH(a, c->policy_unit)
+                ADD("%s", *a);
+        if (!sandbox_unit_assignment_value(c->policy_unit, "User")) {
+                ADD("User=%s", c->user);
+                ADD("Group=%s", c->user);
+        }
         ADD("BindPaths=%s:%s", c->workdir, SANDBOX_WORKDIR_IN_SANDBOX);
         ADD("WorkingDirectory=%s", SANDBOX_WORKDIR_IN_SANDBOX);
         for (size_t i = 0; i < ELEMENTSOF(sandbox_unit_hardening); i++)
                 ADD("%s", sandbox_unit_hardening[i]);
+        if (c->credentials_dir) {
+                ADD("LoadCredential=" SANDBOX_LANDLOCK_CREDENTIAL ":%s/" SANDBOX_LANDLOCK_FILE, c->credentials_dir);
+                ADD("LoadCredential=" SANDBOX_SECCOMP_CREDENTIAL ":%s/" SANDBOX_SECCOMP_FILE, c->credentials_dir);
+                /* systemd 252's @system-service lacks these; openshell-exec needs them to restrict
+                 * itself further (they can only take rights away). */
+                ADD("SystemCallFilter=landlock_create_ruleset landlock_add_rule landlock_restrict_self seccomp");
+        }
         /* Fail closed: if the supervisor goes away for any reason, so does the agent. No After=: the
          * supervisor is still starting (it says READY=1 only once the agent runs), so an ordering
          * dependency on it would leave the agent's start job waiting forever. */
@@ -64,9 +77,40 @@ int sandbox_unit_assignments(const SandboxUnitConfig *c, char ***ret) {
         return 0;
 }
 
+const char *sandbox_unit_assignment_value(char *const *assignments, const char *key) {
+        const char *v = NULL;
+        size_t n = strlen(key);
+
+        STRV_FOREACH(a, assignments)
+                if (strneq(*a, key, n) && (*a)[n] == '=')
+                        v = *a + n + 1;
+        return v;
+}
+
+bool sandbox_unit_uses_shim(char *const *assignments) {
+        STRV_FOREACH(a, assignments)
+                if (startswith(*a, "LoadCredential=" SANDBOX_LANDLOCK_CREDENTIAL ":"))
+                        return true;
+        return false;
+}
+
+int sandbox_unit_exec_argv(char *const *command, bool shim, char ***ret) {
+        _cleanup_strv_free_ char **argv = NULL;
+
+        if (shim && (strv_extend(&argv, SANDBOX_EXEC_SHIM) < 0 || strv_extend(&argv, "--") < 0))
+                return -ENOMEM;
+        STRV_FOREACH(a, command)
+                if (strv_extend(&argv, *a) < 0)
+                        return -ENOMEM;
+        if (!argv)
+                return -EINVAL;
+        *ret = TAKE_PTR(argv);
+        return 0;
+}
+
 int sandbox_unit_new_start_message(sd_bus *bus, const SandboxUnitConfig *c, sd_bus_message **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        _cleanup_strv_free_ char **assignments = NULL;
+        _cleanup_strv_free_ char **assignments = NULL, **argv = NULL;
         _cleanup_free_ char *unit = NULL;
         int r;
 
@@ -93,7 +137,10 @@ int sandbox_unit_new_start_message(sd_bus *bus, const SandboxUnitConfig *c, sd_b
                 if (r < 0)
                         return r;
         }
-        r = bus_append_exec_start(m, c->command);
+        r = sandbox_unit_exec_argv(c->command, c->credentials_dir, &argv);
+        if (r < 0)
+                return r;
+        r = bus_append_exec_start(m, argv);
         if (r < 0)
                 return r;
         r = sd_bus_message_close_container(m);

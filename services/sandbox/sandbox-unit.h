@@ -10,10 +10,29 @@
 typedef struct SandboxUnitConfig {
         const char *name;            /* sandbox name */
         const char *workdir;         /* host path bound at /sandbox */
-        const char *user;            /* unprivileged account the agent runs as */
+        const char *user;            /* unprivileged account the agent runs as (without a policy) */
         char *const *command;        /* argv */
         char *const *environment;    /* "K=V" from the spec */
+        char *const *policy_unit;    /* the compiled policy's unit settings, or NULL */
+        /* Where the compiled Landlock ruleset and seccomp filter are (SANDBOX_LANDLOCK_FILE,
+         * SANDBOX_SECCOMP_FILE), or NULL: the agent then starts through openshell-exec, which applies
+         * them, handed over with LoadCredential=. */
+        const char *credentials_dir;
 } SandboxUnitConfig;
+
+#define SANDBOX_LANDLOCK_FILE "landlock"
+#define SANDBOX_SECCOMP_FILE "seccomp.bpf"
+/* The credential names openshell-exec looks for in $CREDENTIALS_DIRECTORY. */
+#define SANDBOX_LANDLOCK_CREDENTIAL "openshell-landlock"
+#define SANDBOX_SECCOMP_CREDENTIAL "openshell-seccomp.bpf"
+#define SANDBOX_EXEC_SHIM LIBEXECDIR "/openshell-exec"
+
+/* The agent's argv as the unit runs it: through openshell-exec when the unit carries its credentials. */
+int sandbox_unit_exec_argv(char *const *command, bool shim, char ***ret);
+/* True if the settings hand openshell-exec its ruleset (so commands must start through it). */
+bool sandbox_unit_uses_shim(char *const *assignments) _pure_;
+/* The value of the last "KEY=" assignment, or NULL. */
+const char *sandbox_unit_assignment_value(char *const *assignments, const char *key) _pure_;
 
 /* The settings as "Key=Value" assignments, in the order they are sent (a printable, reviewable list:
  * `systemctl show` of the agent unit shows the same). */

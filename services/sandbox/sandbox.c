@@ -23,6 +23,8 @@
 #include "fs-util.h"
 #include "log.h"
 #include "main-func.h"
+#include "policy-compile.h"
+#include "policy.h"
 #include "sandbox-name.h"
 #include "sandbox-spec.h"
 #include "sandbox-unit.h"
@@ -84,24 +86,125 @@ static int load_spec(const char *name, SandboxSpec **ret) {
         return 0;
 }
 
-/* What this version cannot apply is refused or said out loud, never silently dropped. */
-static int check_spec_supported(const char *name, const SandboxSpec *spec) {
-        if (spec->policy || spec->profile) {
-                log_error("Sandbox '%s' names a %s, but this version of openshell-sandbox cannot apply policies "
-                          "yet; not starting it.",
-                          name, spec->policy ? "policy" : "profile");
-                return -EOPNOTSUPP;
+#define PROFILES_DIR DATADIR "/profiles"
+#define DEFAULT_POLICY DATADIR "/policies/default.yaml"
+
+static void log_diags(const DiagList *diags) {
+        for (size_t i = 0; i < diags->n_items; i++) {
+                _cleanup_free_ char *line = NULL;
+
+                if (diag_format(&diags->items[i], &line) < 0) {
+                        log_oom();
+                        return;
+                }
+                if (diags->items[i].level == DIAG_ERROR)
+                        log_error("%s", line);
+                else
+                        log_warning("%s", line);
         }
+}
+
+/* A profile (--from) gives the command when the spec has none, its environment first, and its
+ * policy unless the spec names one. */
+static int apply_profile(const char *name, SandboxSpec *spec, char **ret_policy) {
+        _cleanup_(diag_list_done) DiagList diags = {};
+        _cleanup_(sandbox_spec_freep) SandboxSpec *profile = NULL;
+        _cleanup_free_ char *path = NULL, *policy = NULL;
+        int r;
+
+        if (asprintf_safe(&path, PROFILES_DIR "/%s/sandbox.yaml", spec->profile) < 0 ||
+            asprintf_safe(&policy, PROFILES_DIR "/%s/policy.yaml", spec->profile) < 0)
+                return log_oom();
+        r = sandbox_spec_load(path, &profile, &diags);
+        log_diags(&diags);
+        if (r < 0)
+                return log_error_errno(r, "Sandbox '%s': cannot use profile '%s' (%s): %m", name, spec->profile, path);
+
         if (!spec->command) {
-                log_error("Sandbox '%s' has no command.", name);
-                return -EINVAL;
+                spec->command = TAKE_PTR(profile->command);
+                if (!spec->command)
+                        return log_error_errno(EINVAL, "Sandbox '%s': neither its spec nor profile '%s' gives a command.",
+                                               name, spec->profile);
         }
+        STRV_FOREACH(e, spec->environment)
+                if (strv_extend(&profile->environment, *e) < 0)
+                        return log_oom();
+        strv_free(spec->environment);
+        spec->environment = TAKE_PTR(profile->environment);
+        *ret_policy = TAKE_PTR(policy);
+        return 0;
+}
+
+/* Loads, validates and compiles the sandbox's policy: what the agent unit is made of. */
+static int compile_policy(const char *name, const SandboxSpec *spec, const char *profile_policy, Policy **ret_policy,
+                          PolicyCompiled **ret_compiled) {
+        _cleanup_(diag_list_done) DiagList diags = {};
+        _cleanup_(policy_freep) Policy *policy = NULL;
+        const char *path = spec->policy ?: profile_policy ?: DEFAULT_POLICY;
+        PolicyCompileOptions o = {
+                .agent_user = SANDBOX_AGENT_USER,
+                .workdir = SANDBOX_WORKDIR_IN_SANDBOX,
+        };
+        int r;
+
+        r = policy_load_file(path, &policy, &diags);
+        log_diags(&diags);
+        if (r == -EBADMSG)
+                return log_error_errno(r, "Policy %s is invalid, not starting sandbox '%s'.", path, name);
+        if (r < 0)
+                return log_error_errno(r, "Failed to load policy %s: %m", path);
+        r = policy_compile(policy, &o, ret_compiled);
+        if (r < 0)
+                return log_error_errno(r, "Failed to compile policy %s: %m", path);
+        log_info("Sandbox '%s' uses policy %s.", name, path);
+        *ret_policy = TAKE_PTR(policy);
+        return 0;
+}
+
+/* Says out loud what this version records but cannot apply yet, never silently drops it. */
+static void warn_unapplied(const char *name, const SandboxSpec *spec) {
         if (spec->providers)
                 log_warning("Sandbox '%s' lists providers; they are recorded but not injected yet (no egress "
                             "proxy in this version).",
                             name);
         if (spec->n_forward > 0)
                 log_warning("Sandbox '%s' lists port forwards; they are recorded but not set up yet.", name);
+}
+
+/* Writes the compiled Landlock ruleset and seccomp filter where LoadCredential= picks them up. */
+static int write_compiled(const char *name, const PolicyCompiled *c, char **ret_dir) {
+        _cleanup_free_ char *dir = NULL, *path = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        r = sandbox_runtime_path(name, &dir);
+        if (r < 0 || asprintf_safe(&path, "%s/" SANDBOX_LANDLOCK_FILE, dir) < 0)
+                return log_oom();
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to create %s: %m", path);
+        f = fdopen(TAKE_FD(fd), "w");
+        if (!f)
+                return log_oom();
+        r = policy_landlock_serialize(&c->landlock, f);
+        if (r >= 0 && fflush(f) != 0)
+                r = -errno;
+        if (r < 0)
+                return log_error_errno(r, "Failed to write %s: %m", path);
+
+        free(path);
+        path = NULL;
+        if (asprintf_safe(&path, "%s/" SANDBOX_SECCOMP_FILE, dir) < 0)
+                return log_oom();
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to create %s: %m", path);
+        r = policy_seccomp_export_bpf(&c->seccomp, fd);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write the seccomp filter %s: %m", path);
+
+        *ret_dir = TAKE_PTR(dir);
         return 0;
 }
 
@@ -170,7 +273,14 @@ static int prepare_workdir(const char *name, const char *user, char **ret_path) 
                 return log_oom();
 
         errno = 0;
-        pw = getpwnam(user);
+        pw = user[0] >= '0' && user[0] <= '9' ? getpwuid((uid_t) strtoul(user, NULL, 10)) : getpwnam(user);
+        if (!pw && user[0] >= '0' && user[0] <= '9') {
+                /* A numeric run_as_user without an account: the same number as group. */
+                static struct passwd numeric;
+                numeric = (struct passwd) { .pw_uid = (uid_t) strtoul(user, NULL, 10) };
+                numeric.pw_gid = numeric.pw_uid;
+                pw = &numeric;
+        }
         if (!pw)
                 return log_error_errno(errno > 0 ? errno : ESRCH,
                                        "Agent account '%s' does not exist (is the sysusers.d snippet applied?): %m",
@@ -398,7 +508,8 @@ static void reset_stale_agent(Supervisor *s) {
                 log_debug("Could not reset %s, ignoring: %s", s->agent_unit, bus_error_message(&error, r));
 }
 
-static int supervisor_start_agent(Supervisor *s, const SandboxSpec *spec, const char *workdir) {
+static int supervisor_start_agent(Supervisor *s, const SandboxSpec *spec, const char *workdir,
+                                  const PolicyCompiled *compiled, const char *credentials_dir) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_strv_free_ char **assignments = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -408,6 +519,8 @@ static int supervisor_start_agent(Supervisor *s, const SandboxSpec *spec, const 
                 .user = SANDBOX_AGENT_USER,
                 .command = spec->command,
                 .environment = spec->environment,
+                .policy_unit = compiled ? compiled->unit : NULL,
+                .credentials_dir = credentials_dir,
         };
         int r;
 
@@ -459,7 +572,10 @@ static int on_exit_signal(sd_event_source *source, const struct signalfd_siginfo
 static int run(int argc, char *argv[]) {
         _cleanup_(supervisor_done) Supervisor s = {};
         _cleanup_(sandbox_spec_freep) SandboxSpec *spec = NULL;
-        _cleanup_free_ char *workdir = NULL;
+        _cleanup_(policy_compiled_freep) PolicyCompiled *compiled = NULL;
+        _cleanup_(policy_freep) Policy *policy = NULL;
+        _cleanup_free_ char *workdir = NULL, *profile_policy = NULL, *credentials_dir = NULL;
+        const char *user;
         sigset_t mask;
         int r;
 
@@ -481,12 +597,25 @@ static int run(int argc, char *argv[]) {
                 return EXIT_CONFIG;
         if (r < 0)
                 return r;
-        r = check_spec_supported(s.name, spec);
-        if (r < 0)
+        if (spec->profile) {
+                r = apply_profile(s.name, spec, &profile_policy);
+                if (r < 0)
+                        return EXIT_CONFIG;
+        }
+        r = compile_policy(s.name, spec, profile_policy, &policy, &compiled);
+        if (r == -EBADMSG || r == -ENOENT)
                 return EXIT_CONFIG;
+        if (r < 0)
+                return r;
+        warn_unapplied(s.name, spec);
         s.keep = spec->keep;
 
-        r = prepare_workdir(s.name, SANDBOX_AGENT_USER, &workdir);
+        /* The workdir belongs to whoever the policy runs the agent as. */
+        user = sandbox_unit_assignment_value(compiled->unit, "User") ?: SANDBOX_AGENT_USER;
+        r = prepare_workdir(s.name, user, &workdir);
+        if (r < 0)
+                return r;
+        r = write_compiled(s.name, compiled, &credentials_dir);
         if (r < 0)
                 return r;
 
@@ -516,7 +645,7 @@ static int run(int argc, char *argv[]) {
         if (r < 0)
                 return log_error_errno(r, "Failed to attach bus to event loop: %m");
 
-        r = supervisor_start_agent(&s, spec, workdir);
+        r = supervisor_start_agent(&s, spec, workdir, compiled, credentials_dir);
         if (r < 0)
                 return r;
 

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <limits.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/mount.h>
 
@@ -21,6 +23,17 @@ typedef enum AssignmentKind {
         ASSIGN_STRV,         /* as: one element per assignment; repeated keys append */
         ASSIGN_CAPABILITIES, /* t: only the empty set for now ("CapabilityBoundingSet=") */
         ASSIGN_BIND_PATHS,   /* a(ssbt): "[-]SRC[:DST]"; '-' ignores a missing source */
+        ASSIGN_UINT64,       /* t: decimal, or "infinity" (UINT64_MAX) */
+        ASSIGN_SIZE,         /* t: bytes with an optional K/M/G/T suffix (1024-based), or "infinity" */
+        ASSIGN_CPU_QUOTA,    /* "N%" -> CPUQuotaPerSecUSec t (N% of one CPU per second, in µs) */
+        ASSIGN_RLIMIT,       /* "N" or "infinity" -> both KEY t and KEYSoft t, as systemd-run does */
+        ASSIGN_FILTER_LIST,  /* (bas): "[~]WORD WORD..."; '~' makes it a deny list */
+        ASSIGN_WORDS,        /* as: whitespace-separated words */
+        ASSIGN_ERRNO,        /* i: errno name (EPERM, EACCES, ENOSYS) or number */
+        ASSIGN_NAMESPACES,   /* t: yes (no namespaces may be created) or no */
+        ASSIGN_DEVICE_ALLOW, /* a(ss): "PATH [rwm]" */
+        ASSIGN_MODE,         /* u: octal */
+        ASSIGN_CREDENTIAL,   /* a(ss): "ID:PATH" */
         _ASSIGN_KIND_MAX,
 } AssignmentKind;
 
@@ -37,22 +50,49 @@ static const AssignmentType assignment_table[] = {
         { "BindReadOnlyPaths", ASSIGN_BIND_PATHS },
         { "BindsTo", ASSIGN_STRV },
         { "CapabilityBoundingSet", ASSIGN_CAPABILITIES },
+        { "CPUQuota", ASSIGN_CPU_QUOTA },
+        { "CPUWeight", ASSIGN_UINT64 },
         { "CollectMode", ASSIGN_STRING },
         { "Description", ASSIGN_STRING },
+        { "DeviceAllow", ASSIGN_DEVICE_ALLOW },
+        { "DevicePolicy", ASSIGN_STRING },
         { "Environment", ASSIGN_STRV },
         { "Group", ASSIGN_STRING },
         { "InaccessiblePaths", ASSIGN_STRV },
+        { "KeyringMode", ASSIGN_STRING },
+        { "LimitCORE", ASSIGN_RLIMIT },
+        { "LoadCredential", ASSIGN_CREDENTIAL },
+        { "LimitNOFILE", ASSIGN_RLIMIT },
         { "LockPersonality", ASSIGN_BOOL },
+        { "MemoryDenyWriteExecute", ASSIGN_BOOL },
+        { "MemoryHigh", ASSIGN_SIZE },
+        { "MemoryMax", ASSIGN_SIZE },
         { "NoNewPrivileges", ASSIGN_BOOL },
         { "PartOf", ASSIGN_STRV },
         { "PrivateDevices", ASSIGN_BOOL },
         { "PrivateNetwork", ASSIGN_BOOL },
         { "PrivateTmp", ASSIGN_BOOL },
+        { "ProtectClock", ASSIGN_BOOL },
+        { "ProtectControlGroups", ASSIGN_BOOL },
         { "ProtectHome", ASSIGN_STRING },
+        { "ProtectHostname", ASSIGN_BOOL },
+        { "ProtectKernelLogs", ASSIGN_BOOL },
+        { "ProtectKernelModules", ASSIGN_BOOL },
+        { "ProtectKernelTunables", ASSIGN_BOOL },
+        { "ProtectProc", ASSIGN_STRING },
         { "ProtectSystem", ASSIGN_STRING },
         { "ReadOnlyPaths", ASSIGN_STRV },
         { "ReadWritePaths", ASSIGN_STRV },
+        { "RestrictAddressFamilies", ASSIGN_FILTER_LIST },
+        { "RestrictNamespaces", ASSIGN_NAMESPACES },
+        { "RestrictRealtime", ASSIGN_BOOL },
+        { "RestrictSUIDSGID", ASSIGN_BOOL },
         { "Slice", ASSIGN_STRING },
+        { "SystemCallArchitectures", ASSIGN_WORDS },
+        { "SystemCallErrorNumber", ASSIGN_ERRNO },
+        { "SystemCallFilter", ASSIGN_FILTER_LIST },
+        { "TasksMax", ASSIGN_UINT64 },
+        { "UMask", ASSIGN_MODE },
         { "User", ASSIGN_STRING },
         { "WorkingDirectory", ASSIGN_STRING },
 };
@@ -74,6 +114,128 @@ static int parse_boolean(const char *v) {
         if (streq(v, "no") || streq(v, "false") || streq(v, "0") || streq(v, "off"))
                 return 0;
         return -EINVAL;
+}
+
+/* Decimal, or "infinity". */
+static int parse_u64(const char *v, uint64_t *ret) {
+        char *end;
+        unsigned long long x;
+
+        if (streq(v, "infinity")) {
+                *ret = UINT64_MAX;
+                return 0;
+        }
+        if (*v < '0' || *v > '9')
+                return -EINVAL;
+        errno = 0;
+        x = strtoull(v, &end, 10);
+        if (errno != 0 || *end || x == ULLONG_MAX)
+                return -EINVAL;
+        *ret = (uint64_t) x;
+        return 0;
+}
+
+static int parse_size(const char *v, uint64_t *ret) {
+        static const char suffixes[] = "KMGT";
+        _cleanup_free_ char *num = NULL;
+        const char *s;
+        size_t len = strlen(v);
+        uint64_t x, mul = 1;
+        int r;
+
+        if (len > 0 && (s = strchr(suffixes, v[len - 1])) && *s) {
+                mul = UINT64_C(1) << (10 * (s - suffixes + 1));
+                len--;
+        }
+        num = strndup(v, len);
+        if (!num)
+                return -ENOMEM;
+        r = parse_u64(num, &x);
+        if (r < 0)
+                return r;
+        if (x == UINT64_MAX) {
+                if (mul != 1)
+                        return -EINVAL;
+                *ret = x;
+                return 0;
+        }
+        if (x > UINT64_MAX / mul)
+                return -ERANGE;
+        *ret = x * mul;
+        return 0;
+}
+
+/* Appends an array of the whitespace-separated words of v ("as" contents, container already open). */
+static int append_words(sd_bus_message *m, const char *v) {
+        _cleanup_free_ char *copy = strdup(v);
+        char *save = NULL;
+        int r;
+
+        if (!copy)
+                return -ENOMEM;
+        r = sd_bus_message_open_container(m, 'a', "s");
+        if (r < 0)
+                return r;
+        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                r = sd_bus_message_append(m, "s", w);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(m);
+}
+
+static int append_filter_list(sd_bus_message *m, const char *v) {
+        bool allow = *v != '~';
+        int r;
+
+        if (!allow)
+                v++;
+        if (isempty(v))
+                return -EINVAL;
+        r = sd_bus_message_open_container(m, 'v', "(bas)");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(m, 'r', "bas");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "b", (int) allow);
+        if (r < 0)
+                return r;
+        r = append_words(m, v);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(m);
+}
+
+static int parse_errno_name(const char *v) {
+        static const struct {
+                const char *name;
+                int value;
+        } table[] = { { "EPERM", EPERM }, { "EACCES", EACCES }, { "ENOSYS", ENOSYS } };
+        uint64_t x;
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++)
+                if (streq(v, table[i].name))
+                        return table[i].value;
+        if (parse_u64(v, &x) < 0 || x == 0 || x > 4095)
+                return -EINVAL;
+        return (int) x;
+}
+
+static int append_device_allow(sd_bus_message *m, const char *v) {
+        _cleanup_free_ char *path = NULL;
+        const char *sp = strchr(v, ' ');
+        const char *rights = sp ? sp + 1 : "rwm";
+
+        path = sp ? strndup(v, (size_t) (sp - v)) : strdup(v);
+        if (!path)
+                return -ENOMEM;
+        if (path[0] != '/' || isempty(rights) || strspn(rights, "rwm") != strlen(rights))
+                return -EINVAL;
+        return sd_bus_message_append(m, "v", "a(ss)", 1, path, rights);
 }
 
 static int append_bind_path(sd_bus_message *m, const char *v) {
@@ -106,7 +268,6 @@ static int append_bind_path(sd_bus_message *m, const char *v) {
 int bus_append_unit_assignment(sd_bus_message *m, const char *assignment) {
         const char *eq = strchr(assignment, '='), *v;
         const AssignmentType *t;
-        _cleanup_free_ char *key = NULL;
         int r;
 
         if (!eq || eq == assignment)
@@ -119,7 +280,8 @@ int bus_append_unit_assignment(sd_bus_message *m, const char *assignment) {
         r = sd_bus_message_open_container(m, 'r', "sv");
         if (r < 0)
                 return r;
-        r = sd_bus_message_append(m, "s", t->key);
+        /* CPUQuota= is named differently on the bus: µs of CPU time per second. */
+        r = sd_bus_message_append(m, "s", t->kind == ASSIGN_CPU_QUOTA ? "CPUQuotaPerSecUSec" : t->key);
         if (r < 0)
                 return r;
 
@@ -147,6 +309,99 @@ int bus_append_unit_assignment(sd_bus_message *m, const char *assignment) {
         case ASSIGN_BIND_PATHS:
                 r = append_bind_path(m, v);
                 break;
+        case ASSIGN_UINT64:
+        case ASSIGN_SIZE: {
+                uint64_t x;
+                r = t->kind == ASSIGN_SIZE ? parse_size(v, &x) : parse_u64(v, &x);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_append(m, "v", "t", x);
+                break;
+        }
+        case ASSIGN_CPU_QUOTA: {
+                _cleanup_free_ char *num = NULL;
+                uint64_t pc;
+                if (!endswith(v, "%"))
+                        return -EINVAL;
+                num = strndup(v, strlen(v) - 1);
+                if (!num)
+                        return -ENOMEM;
+                r = parse_u64(num, &pc);
+                if (r < 0 || pc == 0 || pc > UINT64_MAX / 10000 / 2)
+                        return -EINVAL;
+                r = sd_bus_message_append(m, "v", "t", pc * 10000);
+                break;
+        }
+        case ASSIGN_RLIMIT: {
+                _cleanup_free_ char *soft = NULL;
+                uint64_t x;
+                r = parse_u64(v, &x);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_append(m, "v", "t", x);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_close_container(m);
+                if (r < 0)
+                        return r;
+                if (asprintf_safe(&soft, "%sSoft", t->key) < 0)
+                        return -ENOMEM;
+                r = sd_bus_message_append(m, "(sv)", soft, "t", x);
+                return r < 0 ? r : 0;
+        }
+        case ASSIGN_FILTER_LIST:
+                r = append_filter_list(m, v);
+                break;
+        case ASSIGN_WORDS:
+                if (isempty(v))
+                        return -EINVAL;
+                r = sd_bus_message_open_container(m, 'v', "as");
+                if (r < 0)
+                        return r;
+                r = append_words(m, v);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_close_container(m);
+                break;
+        case ASSIGN_ERRNO:
+                r = parse_errno_name(v);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_append(m, "v", "i", (int32_t) r);
+                break;
+        case ASSIGN_NAMESPACES:
+                /* The property is the set of namespace types that MAY be created: "yes" = none. */
+                r = parse_boolean(v);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_append(m, "v", "t",
+                                          r ? UINT64_C(0)
+                                            : (uint64_t) (CLONE_NEWCGROUP | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWNS |
+                                                          CLONE_NEWPID | CLONE_NEWUSER | CLONE_NEWUTS));
+                break;
+        case ASSIGN_DEVICE_ALLOW:
+                r = append_device_allow(m, v);
+                break;
+        case ASSIGN_CREDENTIAL: {
+                const char *colon = strchr(v, ':');
+                _cleanup_free_ char *id = colon ? strndup(v, (size_t) (colon - v)) : NULL;
+                if (!colon || colon == v || colon[1] != '/' || strchr(v, '/') < colon)
+                        return -EINVAL;
+                if (!id)
+                        return -ENOMEM;
+                r = sd_bus_message_append(m, "v", "a(ss)", 1, id, colon + 1);
+                break;
+        }
+        case ASSIGN_MODE: {
+                char *end;
+                unsigned long mode;
+                errno = 0;
+                mode = strtoul(v, &end, 8);
+                if (isempty(v) || *end || errno != 0 || mode > 07777)
+                        return -EINVAL;
+                r = sd_bus_message_append(m, "v", "u", (uint32_t) mode);
+                break;
+        }
         default:
                 return -EINVAL;
         }

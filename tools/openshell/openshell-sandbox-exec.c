@@ -26,6 +26,7 @@
 #include "openshell.h"
 #include "sandbox-name.h"
 #include "sandbox-spec.h"
+#include "sandbox-unit.h"
 #include "string-util.h"
 
 /* systemd's exit status when the command could not be executed (EXIT_EXEC). */
@@ -131,11 +132,12 @@ static int build_start_message(ExecSession *s, const ExecRequest *req, char *con
         if (sandbox_agent_unit(req->name, &agent) < 0)
                 return -ENOMEM;
 
-        /* No wrapper is needed for a terminal session: systemd makes a terminal passed as standard
-         * input the controlling terminal of the service's main process (a session leader). */
-        argv = strv_copy(req->command);
-        if (!argv)
-                return -ENOMEM;
+        /* Through openshell-exec, as the agent, when the sandbox has a Landlock ruleset and seccomp
+         * filter. No wrapper is needed for a terminal session: systemd makes a terminal passed as
+         * standard input the controlling terminal of the service's main process (a session leader). */
+        r = sandbox_unit_exec_argv(req->command, sandbox_unit_uses_shim(props), &argv);
+        if (r < 0)
+                return r;
 
         r = sd_bus_message_new_method_call(s->bus, &m, SYSTEMD_BUS_NAME, SYSTEMD_BUS_PATH, SYSTEMD_MANAGER_IFACE,
                                            "StartTransientUnit");

@@ -12,6 +12,9 @@
 static const Verb groups[] = {
         { "sandbox", "Create, list and manage sandboxes", verb_sandbox },
         { "status", "What this machine offers sandboxes", verb_status },
+        { "policy", "Validate and compile sandbox policies", verb_policy },
+        { "provider", "Create and manage inference providers (credentials, endpoints)", verb_provider },
+        { "inference", "Set and show the route of inference.local", verb_inference },
 };
 
 void verb_print_table(const Verb *table, size_t n, FILE *f) {

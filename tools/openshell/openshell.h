@@ -29,5 +29,8 @@ int sandbox_exec(int argc, char *argv[]);
 int sandbox_connect(int argc, char *argv[]);
 int sandbox_upload(int argc, char *argv[]);
 int sandbox_download(int argc, char *argv[]);
+int verb_policy(int argc, char *argv[]);
 
 /* openshell provider|inference (openshell-provider.c, openshell-inference.c) */
+int verb_provider(int argc, char *argv[]);
+int verb_inference(int argc, char *argv[]);

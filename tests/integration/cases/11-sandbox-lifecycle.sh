@@ -12,6 +12,8 @@ command: ["/bin/sh", "-c", "echo started >> /sandbox/runs; exec sleep infinity"]
 SPEC
 systemctl start "openshell-sandbox@$name.service"
 assert_eq "$(unit_state "openshell-agent-$name.service")" active "agent after start"
+# (READY=1 means systemd started the agent, not that its first line has run yet)
+wait_until 10 test -s "/var/lib/openshell/sandboxes/$name/runs"
 assert_match "$(systemctl show -P StatusText "openshell-sandbox@$name.service")" "^Agent running as openshell-agent-$name.service \(PID [0-9]+\)$" "supervisor STATUS="
 
 # The CLI reads the same state from systemd.

@@ -35,8 +35,12 @@ grep -q "Permission denied" <<<"$out" || fail "read outside the ruleset was not 
 out=$(output_of run /root/ll-basic /bin/ls /var)
 grep -q "Permission denied" <<<"$out" || fail "listing outside the ruleset was not denied: $out"
 assert_rc 2 run /root/ll-basic /bin/sh -c ': > /usr/local/x'
-grep -qE "^openshell-exec: Landlock enforced \[abi:$abi compat:best_effort rules_applied:[0-9]+ skipped:1 ports:0\]$" \
-    <<<"$(output_of run /root/ll-basic /bin/true)" || fail "the shim did not say what it enforced"
+# What was enforced is recorded in the journal (only there: with --pipe, stderr is the caller's).
+systemd-run --quiet --wait --collect --unit=openshell-ll-check -p User=openshell-agent -p NoNewPrivileges=yes \
+    -p LoadCredential=openshell-landlock:/root/ll-basic "$EXEC" -- /bin/true
+wait_journal openshell-ll-check.service \
+    "^openshell-exec: Landlock enforced \[abi:$abi compat:best_effort rules_applied:[0-9]+ skipped:1 ports:0\]$"
+[ -z "$(output_of run /root/ll-basic /bin/true)" ] || fail "the shim wrote to the caller's stderr"
 
 # hard_requirement: a path that cannot be opened stops the start
 sed 's/best_effort/hard_requirement/' /root/ll-basic >/root/ll-hard

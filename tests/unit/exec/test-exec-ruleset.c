@@ -93,6 +93,8 @@ START_TEST(test_abi_rights) {
         /* applied in the testbed only; referenced here so the file builds without its main() */
         ck_assert_ptr_nonnull((void *) apply_landlock);
         ck_assert_ptr_nonnull((void *) apply_seccomp);
+        ck_assert_ptr_nonnull((void *) read_seccomp);
+        ck_assert_ptr_nonnull((void *) die_status);
         ck_assert_uint_eq(exec_fs_rights_for_abi(0), 0);
         ck_assert_uint_eq(exec_fs_rights_for_abi(-1), 0);
         ck_assert_uint_eq(exec_fs_rights_for_abi(1), 0x1fff);

@@ -1,0 +1,471 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <string.h>
+
+#include "broker-http.h"
+#include "check-util.h"
+#include "string-util.h"
+
+typedef struct Parsed {
+        HttpParser p;
+        int r;
+        size_t consumed;
+} Parsed;
+
+/* Feeds s in pieces of step bytes (0: at once); returns the parser's last result. */
+static int feed(HttpParser *p, const char *s, size_t len, size_t step, size_t *ret_consumed) {
+        size_t off = 0, consumed = 0;
+        int r = 0;
+
+        if (step == 0)
+                step = len ?: 1;
+        while (off < len) {
+                size_t n = MIN(step, len - off), c = 0;
+
+                r = http_parser_feed(p, s + off, n, &c);
+                consumed += c;
+                if (r != 0)
+                        break;
+                ck_assert_uint_eq(c, n); /* more needed: everything is taken */
+                off += n;
+        }
+        *ret_consumed = consumed;
+        return r;
+}
+
+static int parse(HttpParser *p, const char *s, size_t step) {
+        size_t consumed;
+        http_parser_init(p);
+        return feed(p, s, strlen(s), step, &consumed);
+}
+
+static void expect_error(const char *s, int err, int status) {
+        HttpParser p;
+        int r = parse(&p, s, 0);
+
+        ck_assert_msg(r == err, "expected %d, got %d (%s) for: %s", err, r, p.error ?: "-", s);
+        ck_assert_int_eq(p.status, status);
+        ck_assert_ptr_nonnull(p.error);
+        http_parser_done(&p);
+        /* Byte by byte gives the same verdict. */
+        r = parse(&p, s, 1);
+        ck_assert_msg(r == err, "bytewise: expected %d, got %d for: %s", err, r, s);
+        ck_assert_int_eq(p.status, status);
+        http_parser_done(&p);
+}
+
+START_TEST(test_simple_get) {
+        HttpParser p;
+        const char *s = "GET /v1/models HTTP/1.1\r\nHost: inference.local\r\nAccept:  */*  \r\n\r\n";
+
+        for (size_t step = 0; step <= 3; step++) {
+                ck_assert_int_eq(parse(&p, s, step), 1);
+                ck_assert_str_eq(p.req.method, "GET");
+                ck_assert_str_eq(p.req.path, "/v1/models");
+                ck_assert_uint_eq(p.req.version_minor, 1);
+                ck_assert_uint_eq(p.req.n_headers, 2);
+                ck_assert_str_eq(http_request_header(&p.req, "host"), "inference.local");
+                ck_assert_str_eq(http_request_header(&p.req, "ACCEPT"), "*/*");
+                ck_assert_ptr_null(http_request_header(&p.req, "Authorization"));
+                ck_assert(p.req.keep_alive);
+                ck_assert_uint_eq(p.req.body.size, 0);
+                http_parser_done(&p);
+        }
+}
+END_TEST
+
+START_TEST(test_keep_alive_rules) {
+        HttpParser p;
+
+        ck_assert_int_eq(parse(&p, "GET / HTTP/1.0\r\n\r\n", 0), 1);
+        ck_assert(!p.req.keep_alive);
+        http_parser_done(&p);
+        ck_assert_int_eq(parse(&p, "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", 0), 1);
+        ck_assert(p.req.keep_alive);
+        http_parser_done(&p);
+        ck_assert_int_eq(parse(&p, "GET / HTTP/1.1\r\nHost: x\r\nConnection: foo, close\r\n\r\n", 0), 1);
+        ck_assert(!p.req.keep_alive);
+        http_parser_done(&p);
+        ck_assert_int_eq(parse(&p, "GET / HTTP/1.1\r\nHost: x\r\nConnection: closed\r\n\r\n", 0), 1);
+        ck_assert(p.req.keep_alive);
+        http_parser_done(&p);
+}
+END_TEST
+
+START_TEST(test_content_length_body) {
+        HttpParser p;
+        const char *s = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n{\"a\":\"xyz\"}";
+
+        for (size_t step = 0; step <= 2; step++) {
+                ck_assert_int_eq(parse(&p, s, step), 1);
+                ck_assert(p.req.has_content_length);
+                ck_assert_uint_eq(p.req.content_length, 11);
+                ck_assert_uint_eq(p.req.body.size, 11);
+                ck_assert(memcmp(p.req.body.data, "{\"a\":\"xyz\"}", 11) == 0);
+                http_parser_done(&p);
+        }
+}
+END_TEST
+
+START_TEST(test_pipelined) {
+        HttpParser p;
+        const char *s = "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhiGET /b HTTP/1.1\r\nHost: x\r\n\r\n";
+        size_t consumed = 0, first;
+        int r;
+
+        http_parser_init(&p);
+        r = http_parser_feed(&p, s, strlen(s), &consumed);
+        ck_assert_int_eq(r, 1);
+        first = strlen("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi");
+        ck_assert_uint_eq(consumed, first);
+        ck_assert_str_eq(p.req.path, "/a");
+
+        http_parser_reset(&p);
+        r = http_parser_feed(&p, s + first, strlen(s) - first, &consumed);
+        ck_assert_int_eq(r, 1);
+        ck_assert_uint_eq(consumed, strlen(s) - first);
+        ck_assert_str_eq(p.req.method, "GET");
+        ck_assert_str_eq(p.req.path, "/b");
+        ck_assert_uint_eq(p.req.body.size, 0);
+        http_parser_done(&p);
+}
+END_TEST
+
+START_TEST(test_pipelined_garbage_after_head) {
+        HttpParser p;
+        const char s[] = "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.\0\0\0\r\n\r\n";
+        size_t consumed = 0;
+
+        /* Whatever follows a complete request is the next request's problem, not this one's. */
+        http_parser_init(&p);
+        ck_assert_int_eq(http_parser_feed(&p, s, sizeof(s) - 1, &consumed), 1);
+        ck_assert_uint_eq(consumed, strlen("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"));
+        http_parser_reset(&p);
+        ck_assert_int_eq(http_parser_feed(&p, s + consumed, sizeof(s) - 1 - consumed, &consumed), -EBADMSG);
+        ck_assert_str_eq(p.error, "NUL byte in request head");
+        http_parser_done(&p);
+}
+END_TEST
+
+START_TEST(test_leading_crlf_tolerated) {
+        HttpParser p;
+
+        ck_assert_int_eq(parse(&p, "\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", 0), 1);
+        ck_assert_str_eq(p.req.path, "/");
+        http_parser_done(&p);
+}
+END_TEST
+
+START_TEST(test_chunked_body) {
+        HttpParser p;
+        const char *s = "POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n"
+                        "4;ext=1\r\n{\"a\"\r\n"
+                        "A\r\n:\"01234567\r\n"
+                        "1 \r\n}\r\n"
+                        "0\r\nX-Trailer: yes\r\n\r\n";
+
+        for (size_t step = 0; step <= 3; step++) {
+                ck_assert_int_eq(parse(&p, s, step), 1);
+                ck_assert(p.req.chunked);
+                ck_assert_uint_eq(p.req.body.size, 15);
+                ck_assert(memcmp(p.req.body.data, "{\"a\":\"01234567}", 15) == 0);
+                http_parser_done(&p);
+        }
+}
+END_TEST
+
+START_TEST(test_expect_continue) {
+        HttpParser p;
+        size_t consumed;
+        const char *s = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                        "Content-Length: 2\r\n\r\n";
+
+        http_parser_init(&p);
+        ck_assert_int_eq(feed(&p, s, strlen(s), 0, &consumed), 0);
+        ck_assert(http_parser_head_done(&p));
+        ck_assert(p.req.expect_continue);
+        ck_assert_int_eq(feed(&p, "{}", 2, 0, &consumed), 1);
+        http_parser_done(&p);
+}
+END_TEST
+
+START_TEST(test_absolute_form) {
+        HttpParser p;
+
+        ck_assert_int_eq(parse(&p, "GET http://inference.local/v1/models?x=1 HTTP/1.1\r\n"
+                                   "Host: inference.local\r\n\r\n", 0),
+                         1);
+        ck_assert_str_eq(p.req.path, "/v1/models?x=1");
+        http_parser_done(&p);
+}
+END_TEST
+
+START_TEST(test_malformed_400) {
+        static const char *const cases[] = {
+                "GET / HTTP/1.1\r\n\r\n",                                     /* no Host */
+                "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",                /* two Host */
+                "GET  / HTTP/1.1\r\nHost: x\r\n\r\n",                          /* empty target */
+                "GET /\r\nHost: x\r\n\r\n",                                   /* no version */
+                "GET / HTTP/1.1 extra\r\nHost: x\r\n\r\n",
+                "GET / FTP/1.1\r\nHost: x\r\n\r\n",
+                "GET / HTTP/1.10\r\nHost: x\r\n\r\n",
+                "G(T / HTTP/1.1\r\nHost: x\r\n\r\n",                          /* bad method */
+                "GET foo HTTP/1.1\r\nHost: x\r\n\r\n",                        /* bad target */
+                "GET http://host HTTP/1.1\r\nHost: x\r\n\r\n",                /* absolute without path */
+                "GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n",               /* obs-fold */
+                "GET / HTTP/1.1\r\nHost : x\r\n\r\n",                         /* space before colon */
+                "GET / HTTP/1.1\r\nHost x\r\n\r\n",                           /* no colon */
+                "GET / HTTP/1.1\r\n: x\r\nHost: x\r\n\r\n",                   /* empty name */
+                "GET / HTTP/1.1\nHost: x\r\n\r\n",                            /* bare LF */
+                "GET / HTTP/1.1\r\nHost: x\n\n",                              /* bare LF */
+                "GET / HTTP/1.1\r\nHost: x\r\nX: a\x01" "b\r\n\r\n",          /* control character */
+                "GET / HTTP/1.1\r\nHost: x\r\nX: a\x7f\r\n\r\n",              /* DEL */
+                "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+                "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n",
+                "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1a\r\n\r\n",
+                "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+                "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +1\r\n\r\n",
+                "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: \r\n\r\n",
+                "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+                "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+                "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n;x\r\n",
+                "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n",
+                "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\nab\r\n",
+                "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2 x\r\nab\r\n",
+                "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nbad trailer\r\n\r\n",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                expect_error(cases[i], -EBADMSG, 400);
+}
+END_TEST
+
+START_TEST(test_nul_in_head) {
+        HttpParser p;
+        size_t consumed;
+        const char s[] = "GET / HTTP/1.1\r\nHost: x\0y\r\n\r\n";
+
+        http_parser_init(&p);
+        ck_assert_int_eq(feed(&p, s, sizeof(s) - 1, 0, &consumed), -EBADMSG);
+        ck_assert_int_eq(p.status, 400);
+        http_parser_done(&p);
+}
+END_TEST
+
+START_TEST(test_version_505) {
+        expect_error("GET / HTTP/2.0\r\nHost: x\r\n\r\n", -EPROTONOSUPPORT, 505);
+        expect_error("GET / HTTP/0.9\r\nHost: x\r\n\r\n", -EPROTONOSUPPORT, 505);
+}
+END_TEST
+
+START_TEST(test_transfer_coding_501) {
+        expect_error("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", -EOPNOTSUPP, 501);
+        expect_error("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", -EOPNOTSUPP, 501);
+        expect_error("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+                     -EOPNOTSUPP, 501);
+}
+END_TEST
+
+START_TEST(test_body_limits_413) {
+        HttpParser p;
+        _cleanup_free_ char *s = NULL, *body = NULL;
+        size_t consumed;
+
+        /* Exactly the limit is fine... */
+        body = malloc(HTTP_BODY_SIZE_MAX);
+        ck_assert_ptr_nonnull(body);
+        memset(body, 'x', HTTP_BODY_SIZE_MAX);
+        ck_assert_int_ge(asprintf_safe(&s, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %u\r\n\r\n",
+                                       HTTP_BODY_SIZE_MAX),
+                         0);
+        http_parser_init(&p);
+        ck_assert_int_eq(feed(&p, s, strlen(s), 0, &consumed), 0);
+        ck_assert_int_eq(feed(&p, body, HTTP_BODY_SIZE_MAX, 0, &consumed), 1);
+        ck_assert_uint_eq(p.req.body.size, HTTP_BODY_SIZE_MAX);
+        http_parser_done(&p);
+        free(s);
+        s = NULL;
+
+        /* ... one byte more is refused from the header alone. */
+        ck_assert_int_ge(asprintf_safe(&s, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %u\r\n\r\n",
+                                       HTTP_BODY_SIZE_MAX + 1), 0);
+        expect_error(s, -EFBIG, 413);
+        expect_error("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n", -EBADMSG, 400);
+
+        /* Chunked: a chunk that does not fit, and a size with too many digits. */
+        expect_error("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\na00001\r\n", -EFBIG, 413);
+        expect_error("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1000000000000000\r\n", -EFBIG,
+                     413);
+}
+END_TEST
+
+START_TEST(test_chunked_total_413) {
+        HttpParser p;
+        _cleanup_free_ char *chunk = NULL;
+        const char *head = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+        size_t consumed, n = 1024 * 1024;
+        int r = 0;
+
+        chunk = malloc(n + 32);
+        ck_assert_ptr_nonnull(chunk);
+        http_parser_init(&p);
+        ck_assert_int_eq(feed(&p, head, strlen(head), 0, &consumed), 0);
+        /* Ten chunks of 1 MiB fill 10 MiB exactly; the eleventh is refused by its size line. */
+        for (int i = 0; i < 11 && r == 0; i++) {
+                int l = snprintf(chunk, 32, "%zx\r\n", n);
+                memset(chunk + l, 'y', n);
+                memcpy(chunk + l + n, "\r\n", 2);
+                r = feed(&p, chunk, (size_t) l + n + 2, 0, &consumed);
+                if (i < 10)
+                        ck_assert_int_eq(r, 0);
+        }
+        ck_assert_int_eq(r, -EFBIG);
+        ck_assert_int_eq(p.status, 413);
+        http_parser_done(&p);
+}
+END_TEST
+
+START_TEST(test_too_many_chunks_413) {
+        HttpParser p;
+        const char *head = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+        size_t consumed;
+        int r = 0;
+
+        http_parser_init(&p);
+        ck_assert_int_eq(feed(&p, head, strlen(head), 0, &consumed), 0);
+        for (unsigned i = 0; i <= HTTP_CHUNKS_MAX && r == 0; i++)
+                r = feed(&p, "1\r\na\r\n", 6, 0, &consumed);
+        ck_assert_int_eq(r, -EFBIG);
+        ck_assert_int_eq(p.status, 413);
+        ck_assert_uint_eq(p.req.body.size, HTTP_CHUNKS_MAX);
+        http_parser_done(&p);
+}
+END_TEST
+
+START_TEST(test_head_limits_431) {
+        _cleanup_free_ char *s = NULL, *big = NULL;
+        size_t n = HTTP_HEAD_SIZE_MAX;
+
+        big = malloc(n + 1);
+        ck_assert_ptr_nonnull(big);
+        memset(big, 'a', n);
+        big[n] = 0;
+        ck_assert_int_ge(asprintf_safe(&s, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n\r\n", big), 0);
+        expect_error(s, -EMSGSIZE, 431);
+        free(s);
+        s = NULL;
+
+        /* A head that never ends is refused at the limit, not buffered. */
+        ck_assert_int_ge(asprintf_safe(&s, "GET /%s", big), 0);
+        expect_error(s, -EMSGSIZE, 431);
+        free(s);
+        s = NULL;
+
+        {
+                _cleanup_free_ char *h = NULL;
+                char *t;
+
+                ck_assert_int_ge(asprintf_safe(&h, "GET / HTTP/1.1\r\nHost: x\r\n"), 0);
+                for (unsigned i = 0; i < HTTP_HEADERS_MAX; i++) {
+                        ck_assert_int_ge(asprintf_safe(&t, "%sX-%u: v\r\n", h, i), 0);
+                        free(h);
+                        h = t;
+                }
+                ck_assert_int_ge(asprintf_safe(&s, "%s\r\n", h), 0);
+                expect_error(s, -EMSGSIZE, 431);
+        }
+}
+END_TEST
+
+START_TEST(test_headers_max_ok) {
+        HttpParser p;
+        _cleanup_free_ char *h = NULL, *s = NULL;
+        char *t;
+
+        ck_assert_int_ge(asprintf_safe(&h, "GET / HTTP/1.1\r\nHost: x\r\n"), 0);
+        for (unsigned i = 1; i < HTTP_HEADERS_MAX; i++) {
+                ck_assert_int_ge(asprintf_safe(&t, "%sX-%u: v\r\n", h, i), 0);
+                free(h);
+                h = t;
+        }
+        ck_assert_int_ge(asprintf_safe(&s, "%s\r\n", h), 0);
+        ck_assert_int_eq(parse(&p, s, 0), 1);
+        ck_assert_uint_eq(p.req.n_headers, HTTP_HEADERS_MAX);
+        http_parser_done(&p);
+}
+END_TEST
+
+START_TEST(test_chunk_line_and_trailer_limits) {
+        _cleanup_free_ char *s = NULL, *ext = NULL, *trailer = NULL;
+
+        ext = malloc(HTTP_CHUNK_LINE_MAX + 1);
+        ck_assert_ptr_nonnull(ext);
+        memset(ext, 'e', HTTP_CHUNK_LINE_MAX);
+        ext[HTTP_CHUNK_LINE_MAX] = 0;
+        ck_assert_int_ge(asprintf_safe(&s, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                           "1;%s\r\n", ext),
+                         0);
+        expect_error(s, -EBADMSG, 400);
+        free(s);
+        s = NULL;
+
+        ck_assert_int_ge(asprintf_safe(&s, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                           "0\r\nX: %s\r\n", ext),
+                         0);
+        expect_error(s, -EMSGSIZE, 431);
+}
+END_TEST
+
+START_TEST(test_error_is_sticky) {
+        HttpParser p;
+        size_t consumed;
+
+        ck_assert_int_eq(parse(&p, "GET / HTTP/1.1\r\n\r\n", 0), -EBADMSG);
+        ck_assert_int_eq(http_parser_feed(&p, "x", 1, &consumed), -EBADMSG);
+        ck_assert_uint_eq(consumed, 0);
+        ck_assert_int_eq(p.status, 400);
+        http_parser_reset(&p);
+        ck_assert_int_eq(feed(&p, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27, 0, &consumed), 1);
+        http_parser_done(&p);
+}
+END_TEST
+
+START_TEST(test_status_reason) {
+        ck_assert_str_eq(http_status_reason(413), "Content Too Large");
+        ck_assert_str_eq(http_status_reason(431), "Request Header Fields Too Large");
+        ck_assert_str_eq(http_status_reason(299), "OK");
+        ck_assert_str_eq(http_status_reason(599), "Unknown");
+}
+END_TEST
+
+static Suite *suite(void) {
+        Suite *s = suite_create("broker-http");
+        TCase *tc = tcase_create("parser");
+
+        tcase_add_test(tc, test_simple_get);
+        tcase_add_test(tc, test_keep_alive_rules);
+        tcase_add_test(tc, test_content_length_body);
+        tcase_add_test(tc, test_pipelined);
+        tcase_add_test(tc, test_pipelined_garbage_after_head);
+        tcase_add_test(tc, test_leading_crlf_tolerated);
+        tcase_add_test(tc, test_chunked_body);
+        tcase_add_test(tc, test_expect_continue);
+        tcase_add_test(tc, test_absolute_form);
+        tcase_add_test(tc, test_malformed_400);
+        tcase_add_test(tc, test_nul_in_head);
+        tcase_add_test(tc, test_version_505);
+        tcase_add_test(tc, test_transfer_coding_501);
+        tcase_add_test(tc, test_body_limits_413);
+        tcase_add_test(tc, test_chunked_total_413);
+        tcase_add_test(tc, test_too_many_chunks_413);
+        tcase_add_test(tc, test_head_limits_431);
+        tcase_add_test(tc, test_headers_max_ok);
+        tcase_add_test(tc, test_chunk_line_and_trailer_limits);
+        tcase_add_test(tc, test_error_is_sticky);
+        tcase_add_test(tc, test_status_reason);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        return check_run_suite(suite());
+}

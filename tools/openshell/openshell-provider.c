@@ -1,0 +1,879 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* openshell provider create|list|get|update|delete: the providers the inference broker routes to.
+ * Command lines follow upstream OpenShell (openshell/SPEC.md §3, keys §5.1). Config goes to
+ * /etc/openshell/providers/NAME.yaml, secrets to /etc/openshell/credentials/NAME (root only, 0600);
+ * no command ever prints a secret. */
+
+#include <getopt.h>
+#include <json-c/json.h>
+#include <string.h>
+
+#include "inference-files.h"
+#include "log.h"
+#include "openshell.h"
+#include "provider-cli.h"
+#include "sandbox-name.h"
+#include "string-util.h"
+
+static const char *const supported_types[] = { "openai", "nvidia", "anthropic", NULL };
+/* Upstream types (SPEC.md §5.1) that this implementation does not route yet. */
+static const char *const upstream_types[] = {
+        "claude",      "claude-code", "codex",         "copilot",    "deepinfra",
+        "generic",     "github",      "gitlab",        "opencode",   "google-vertex-ai",
+        "vertex",      "vertex-ai",   "google-vertex", "gcp-vertex", "google-cloud",
+        "aws-bedrock", "aws",         "aws-s3",        "outlook",    "cursor",
+        "pypi",        NULL,
+};
+
+int parse_output_format(const char *s, OutputFormat *ret) {
+        static const char *const names[] = { "table", "json", "yaml", NULL };
+        const char *hint;
+
+        for (size_t i = 0; names[i]; i++)
+                if (streq(s, names[i])) {
+                        *ret = (OutputFormat) i;
+                        return 0;
+                }
+        hint = string_suggest(s, names);
+        log_error("unknown output format '%s'%s%s%s (table, json or yaml)", s,
+                  hint ? " (did you mean '" : "", hint ?: "", hint ? "'?)" : "");
+        return -EINVAL;
+}
+
+int parse_provider_type(const char *s, ProviderType *ret) {
+        const char *hint;
+
+        *ret = provider_type_from_string(s);
+        if (*ret >= 0)
+                return 0;
+        for (size_t i = 0; upstream_types[i]; i++)
+                if (streq(s, upstream_types[i])) {
+                        log_error(
+                                "provider type '%s' is not supported yet: inference routing supports openai, nvidia "
+                                "and anthropic (any OpenAI-compatible server, e.g. vLLM or Ollama, is 'openai')",
+                                s);
+                        return -EOPNOTSUPP;
+                }
+        hint = string_suggest(s, supported_types);
+        if (hint)
+                log_error("unknown provider type '%s' (did you mean '%s'?)", s, hint);
+        else
+                log_error("unknown provider type '%s' (supported: openai, nvidia, anthropic)", s);
+        return -EINVAL;
+}
+
+int check_provider_name(const char *name) {
+        if (sandbox_name_is_valid(name))
+                return 0;
+        if (isempty(name))
+                log_error("provider name must not be empty");
+        else if (strlen(name) > SANDBOX_NAME_MAX)
+                log_error("provider name '%.*s...' is too long (at most %d characters)", 20, name,
+                          SANDBOX_NAME_MAX);
+        else
+                log_error(
+                        "invalid provider name '%s': use letters, digits, '-' and '_', starting with a letter or "
+                        "digit (e.g. local-vllm)",
+                        name);
+        return -EINVAL;
+}
+
+/* The config keys of a type (SPEC.md §5.1). */
+static const char *const *type_config_keys(ProviderType t) {
+        static const char *const openai[] = { "OPENAI_BASE_URL", NULL };
+        static const char *const nvidia[] = { "NVIDIA_BASE_URL", NULL };
+        static const char *const anthropic[] = { "ANTHROPIC_BASE_URL", NULL };
+        switch (t) {
+        case PROVIDER_OPENAI:
+                return openai;
+        case PROVIDER_NVIDIA:
+                return nvidia;
+        case PROVIDER_ANTHROPIC:
+                return anthropic;
+        default:
+                return NULL;
+        }
+}
+
+/* Options shared by create and update. */
+typedef struct ProviderEdit {
+        char **credentials; /* KEY=VALUE; VALUE "" on update means remove */
+        char **config; /* KEY=VALUE; VALUE "" on update means remove */
+        bool from_existing;
+} ProviderEdit;
+
+static void provider_edit_done(ProviderEdit *e) {
+        STRV_FOREACH(s, e->credentials)
+                explicit_bzero(*s, strlen(*s));
+        strv_free(e->credentials);
+        strv_free(e->config);
+}
+
+static int edit_add_credential(ProviderEdit *e, const char *arg, bool update) {
+        _cleanup_free_ char *key = NULL, *value = NULL, *err = NULL;
+        int r;
+
+        r = parse_key_value(arg, true, &key, &value, &err);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0) {
+                log_error("--credential: %s", err);
+                return -EINVAL;
+        }
+        if (!value) {
+                /* upstream: a bare KEY takes its value from the local environment */
+                const char *v = secure_getenv(key);
+                if (!v) {
+                        log_error(
+                                "--credential %s: %s is not set in the environment (write --credential %s=VALUE)",
+                                key, key, key);
+                        return -EINVAL;
+                }
+                if (strpbrk(v, "\r\n")) {
+                        log_error("--credential %s: the value in the environment must be a single line",
+                                  key);
+                        return -EINVAL;
+                }
+                value = strdup(v);
+                if (!value)
+                        return log_oom();
+        }
+        if (isempty(value) && !update) {
+                log_error("--credential %s: empty value (a server that needs no key needs no --credential)",
+                          key);
+                return -EINVAL;
+        }
+        if (kv_get(e->credentials, key)) {
+                log_error("--credential %s given twice", key);
+                return -EINVAL;
+        }
+        r = kv_set(&e->credentials, key, value);
+        explicit_bzero(value, strlen(value));
+        return r < 0 ? log_oom() : 0;
+}
+
+static int edit_add_config(ProviderEdit *e, const char *arg, bool update) {
+        _cleanup_free_ char *key = NULL, *value = NULL, *err = NULL;
+        int r;
+
+        r = parse_key_value(arg, false, &key, &value, &err);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0) {
+                log_error("--config: %s", err);
+                return -EINVAL;
+        }
+        if (isempty(value) && !update) {
+                log_error("--config %s: empty value", key);
+                return -EINVAL;
+        }
+        if (!isempty(value) && endswith(key, "_BASE_URL")) {
+                _cleanup_free_ char *norm = NULL;
+                r = base_url_normalize(value, &norm, &err);
+                if (r == -ENOMEM)
+                        return log_oom();
+                if (r < 0) {
+                        log_error("--config %s: %s", key, err);
+                        return -EINVAL;
+                }
+                free(value);
+                value = TAKE_PTR(norm);
+        }
+        if (kv_get(e->config, key)) {
+                log_error("--config %s given twice", key);
+                return -EINVAL;
+        }
+        return kv_set(&e->config, key, value) < 0 ? log_oom() : 0;
+}
+
+/* Applies an edit to a provider and its credentials; warns about keys the type does not use. */
+static int provider_apply_edit(ProviderFile *p, char ***creds, const ProviderEdit *e) {
+        const char *api_key = provider_type_api_key(p->type);
+        const char *const *known = type_config_keys(p->type);
+
+        if (e->from_existing) {
+                const char *v = secure_getenv(api_key);
+                if (isempty(v)) {
+                        log_error("--from-existing: %s is not set in the environment", api_key);
+                        return -EINVAL;
+                }
+                if (strpbrk(v, "\r\n")) {
+                        log_error("--from-existing: %s must be a single line", api_key);
+                        return -EINVAL;
+                }
+                if (!kv_get(e->credentials, api_key) && kv_set(creds, api_key, v) < 0)
+                        return log_oom();
+        }
+
+        STRV_FOREACH(s, e->config) {
+                const char *eq = strchr(*s, '=');
+                _cleanup_free_ char *key = strndup(*s, (size_t) (eq - *s));
+                bool is_known = false;
+
+                if (!key)
+                        return log_oom();
+                for (size_t i = 0; known && known[i]; i++)
+                        is_known = is_known || streq(known[i], key);
+                if (!is_known) {
+                        const char *hint = string_suggest(key, known);
+                        if (hint) {
+                                log_error("--config %s: %s providers do not use %s (did you mean '%s'?)",
+                                          key, provider_type_to_string(p->type), key, hint);
+                                return -EINVAL;
+                        }
+                        log_warning(
+                                "warning: --config %s: not used by %s providers (they use %s); stored anyway",
+                                key, provider_type_to_string(p->type), known ? known[0] : "-");
+                }
+                if (isempty(eq + 1))
+                        (void) kv_unset(p->config, key);
+                else if (kv_set(&p->config, key, eq + 1) < 0)
+                        return log_oom();
+        }
+
+        STRV_FOREACH(s, e->credentials) {
+                const char *eq = strchr(*s, '=');
+                _cleanup_free_ char *key = strndup(*s, (size_t) (eq - *s));
+
+                if (!key)
+                        return log_oom();
+                if (!streq(key, api_key))
+                        log_warning(
+                                "warning: --credential %s: the broker injects %s for %s providers; %s is used only "
+                                "when %s is absent",
+                                key, api_key, provider_type_to_string(p->type), key, api_key);
+                if (isempty(eq + 1))
+                        (void) kv_unset(*creds, key);
+                else if (kv_set(creds, key, eq + 1) < 0)
+                        return log_oom();
+        }
+
+        /* credential_keys: the names the credentials file holds */
+        strv_free(p->credential_keys);
+        p->credential_keys = NULL;
+        STRV_FOREACH(s, *creds) {
+                _cleanup_free_ char *key = strndup(*s, strcspn(*s, "="));
+                if (!key || strv_consume(&p->credential_keys, TAKE_PTR(key)) < 0)
+                        return log_oom();
+        }
+        return 0;
+}
+
+static int routes_using(const char *name, char ***ret);
+
+/* The broker loads a provider only for the routes that name it, and its secrets only when it starts
+ * (LoadCredential=): a running broker needs a restart for new secrets of a provider in use, a reload
+ * for new config, and nothing for a provider no route uses. */
+static void notify_broker_of(const char *name, bool secrets_changed) {
+        _cleanup_strv_free_ char **routes = NULL;
+
+        if (routes_using(name, &routes) < 0 || !routes)
+                return;
+        broker_notify(secrets_changed ? BROKER_RESTART : BROKER_RELOAD);
+}
+
+static int report_write_error(int r, const char *what) {
+        _cleanup_free_ char *dir = NULL;
+
+        (void) openshell_etc_path(NULL, &dir);
+        if (r == -EACCES || r == -EPERM)
+                return log_error_errno(r, "Cannot write %s under %s: permission denied (run as root)", what,
+                                       strna(dir));
+        if (r == -EILSEQ)
+                return log_error_errno(r, "Cannot write %s: a value is not valid UTF-8", what);
+        return log_error_errno(r, "Cannot write %s under %s: %m", what, strna(dir));
+}
+
+static int report_load_error(int r, const char *name, DiagList *d) {
+        if (r == -ENOENT) {
+                log_error("provider '%s' not found (see 'openshell provider list')", name);
+                return -ENOENT;
+        }
+        diag_list_print(d, stderr);
+        if (r == -EBADMSG)
+                return log_error_errno(r, "provider '%s' is invalid (fix or delete its file)", name);
+        if (r == -EACCES)
+                return log_error_errno(r, "Cannot read provider '%s': permission denied", name);
+        return log_error_errno(r, "Cannot read provider '%s': %m", name);
+}
+
+static int provider_create(int argc, char *argv[]) {
+        enum { ARG_NAME = 0x100, ARG_TYPE, ARG_CREDENTIAL, ARG_CONFIG, ARG_FROM_EXISTING, ARG_UNSUPPORTED };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "name", required_argument, NULL, ARG_NAME },
+                { "type", required_argument, NULL, ARG_TYPE },
+                { "credential", required_argument, NULL, ARG_CREDENTIAL },
+                { "config", required_argument, NULL, ARG_CONFIG },
+                { "from-existing", no_argument, NULL, ARG_FROM_EXISTING },
+                { "from-gcloud-adc", no_argument, NULL, ARG_UNSUPPORTED },
+                { "runtime-credentials", no_argument, NULL, ARG_UNSUPPORTED },
+                { "global-profile", no_argument, NULL, ARG_UNSUPPORTED },
+                {},
+        };
+        _cleanup_(provider_edit_done) ProviderEdit e = {};
+        _cleanup_(provider_file_done) ProviderFile p = { .type = _PROVIDER_TYPE_INVALID };
+        _cleanup_(diag_list_done) DiagList d = {};
+        _cleanup_strv_free_ char **creds = NULL;
+        const char *name = NULL, *type = NULL;
+        ProviderFile existing = {};
+        int c, r, idx;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "h", options, &idx)) >= 0)
+                switch (c) {
+                case 'h':
+                        printf("Usage: openshell provider create --name NAME --type openai|nvidia|anthropic\n"
+                               "                                [--credential KEY[=VALUE]]... [--from-existing]\n"
+                               "                                [--config KEY=VALUE]...\n\n"
+                               "Create a provider the inference broker can route to.\n\n"
+                               "  --name NAME             letters, digits, '-', '_' (like sandbox names)\n"
+                               "  --type TYPE             openai (any OpenAI-compatible server: vLLM, Ollama, NIM,\n"
+                               "                          LM Studio), nvidia, anthropic\n"
+                               "  --credential KEY=VALUE  a secret, e.g. OPENAI_API_KEY=sk-...; a bare KEY takes the\n"
+                               "                          value from the environment. Stored root-only in\n"
+                               "                          /etc/openshell/credentials/NAME and never printed\n"
+                               "  --from-existing         take the type's key (OPENAI_API_KEY, ...) from the environment\n"
+                               "  --config KEY=VALUE      e.g. OPENAI_BASE_URL=http://127.0.0.1:8000/v1 (default: the\n"
+                               "                          type's public endpoint)\n");
+                        return EXIT_SUCCESS;
+                case ARG_NAME:
+                        name = optarg;
+                        break;
+                case ARG_TYPE:
+                        type = optarg;
+                        break;
+                case ARG_CREDENTIAL:
+                        if (edit_add_credential(&e, optarg, false) < 0)
+                                return EXIT_USAGE;
+                        break;
+                case ARG_CONFIG:
+                        if (edit_add_config(&e, optarg, false) < 0)
+                                return EXIT_USAGE;
+                        break;
+                case ARG_FROM_EXISTING:
+                        e.from_existing = true;
+                        break;
+                case ARG_UNSUPPORTED:
+                        log_error("--%s is not supported yet", options[idx].name);
+                        return EXIT_USAGE;
+                default:
+                        return EXIT_USAGE;
+                }
+        if (optind < argc) {
+                log_error("provider create takes no positional arguments, got '%s' (use --name)",
+                          argv[optind]);
+                return EXIT_USAGE;
+        }
+        if (!name) {
+                log_error("provider create needs --name NAME");
+                return EXIT_USAGE;
+        }
+        if (!type) {
+                log_error("provider create needs --type openai|nvidia|anthropic");
+                return EXIT_USAGE;
+        }
+        if (check_provider_name(name) < 0)
+                return EXIT_USAGE;
+        if (parse_provider_type(type, &p.type) < 0)
+                return EXIT_USAGE;
+
+        r = provider_file_load(name, &existing, &d);
+        provider_file_done(&existing);
+        if (r >= 0 || r == -EBADMSG) {
+                log_error(
+                        "provider '%s' already exists (change it with 'openshell provider update %s', or delete it "
+                        "first)",
+                        name, name);
+                return EXIT_FAILURE;
+        }
+        if (r != -ENOENT)
+                return report_load_error(r, name, &d);
+
+        p.name = strdup(name);
+        if (!p.name)
+                return log_oom();
+        r = provider_apply_edit(&p, &creds, &e);
+        if (r < 0)
+                return r == -EINVAL ? EXIT_USAGE : r;
+
+        /* secrets first: a provider file never names credentials that are not there */
+        if (creds) {
+                r = credentials_save(name, creds);
+                if (r < 0) {
+                        STRV_FOREACH(s, creds)
+                                explicit_bzero(*s, strlen(*s));
+                        return report_write_error(r, "the credentials");
+                }
+        }
+        STRV_FOREACH(s, creds)
+                explicit_bzero(*s, strlen(*s));
+        r = provider_file_save(&p);
+        if (r < 0)
+                return report_write_error(r, "the provider file");
+
+        printf("Created provider '%s' (type %s", name, provider_type_to_string(p.type));
+        if (p.credential_keys) {
+                printf(", credentials:");
+                STRV_FOREACH(k, p.credential_keys)
+                        printf(" %s", *k);
+        }
+        printf(").\n");
+        notify_broker_of(name, creds != NULL);
+        return EXIT_SUCCESS;
+}
+
+static int provider_update(int argc, char *argv[]) {
+        enum { ARG_CREDENTIAL = 0x100, ARG_CONFIG, ARG_FROM_EXISTING, ARG_UNSUPPORTED };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "credential", required_argument, NULL, ARG_CREDENTIAL },
+                { "config", required_argument, NULL, ARG_CONFIG },
+                { "from-existing", no_argument, NULL, ARG_FROM_EXISTING },
+                { "credential-expires-at", required_argument, NULL, ARG_UNSUPPORTED },
+                {},
+        };
+        _cleanup_(provider_edit_done) ProviderEdit e = {};
+        _cleanup_(provider_file_done) ProviderFile p = { .type = _PROVIDER_TYPE_INVALID };
+        _cleanup_(diag_list_done) DiagList d = {};
+        _cleanup_strv_free_ char **creds = NULL;
+        const char *name;
+        int c, r, idx;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "h", options, &idx)) >= 0)
+                switch (c) {
+                case 'h':
+                        printf("Usage: openshell provider update NAME [--credential KEY[=VALUE]]... [--from-existing]\n"
+                               "                                     [--config KEY=VALUE]...\n\n"
+                               "Change a provider: given keys replace their old values, others stay.\n"
+                               "--credential KEY= (empty) removes a credential, --config KEY= a config key.\n");
+                        return EXIT_SUCCESS;
+                case ARG_CREDENTIAL:
+                        if (edit_add_credential(&e, optarg, true) < 0)
+                                return EXIT_USAGE;
+                        break;
+                case ARG_CONFIG:
+                        if (edit_add_config(&e, optarg, true) < 0)
+                                return EXIT_USAGE;
+                        break;
+                case ARG_FROM_EXISTING:
+                        e.from_existing = true;
+                        break;
+                case ARG_UNSUPPORTED:
+                        log_error("--%s is not supported yet", options[idx].name);
+                        return EXIT_USAGE;
+                default:
+                        return EXIT_USAGE;
+                }
+        if (optind + 1 != argc) {
+                log_error(optind >= argc ? "provider update needs a provider NAME"
+                                         : "provider update takes one NAME");
+                return EXIT_USAGE;
+        }
+        name = argv[optind];
+        if (check_provider_name(name) < 0)
+                return EXIT_USAGE;
+        if (!e.credentials && !e.config && !e.from_existing) {
+                log_error("provider update needs --credential, --config or --from-existing");
+                return EXIT_USAGE;
+        }
+        r = provider_file_load(name, &p, &d);
+        if (r < 0)
+                return report_load_error(r, name, &d);
+
+        r = credentials_load(name, &creds);
+        if (r == -EACCES)
+                return log_error_errno(
+                        r, "Cannot read the credentials of '%s': permission denied (run as root)", name);
+        if (r < 0 && r != -ENOENT)
+                return log_error_errno(r, "Cannot read the credentials of '%s': %s", name,
+                                       r == -EBADMSG ? "a line is not KEY=VALUE" : strerror(-r));
+
+        r = provider_apply_edit(&p, &creds, &e);
+        if (r < 0)
+                return r == -EINVAL ? EXIT_USAGE : r;
+        if (e.credentials || e.from_existing) {
+                r = credentials_save(name, creds);
+                STRV_FOREACH(s, creds)
+                        explicit_bzero(*s, strlen(*s));
+                if (r < 0)
+                        return report_write_error(r, "the credentials");
+        }
+        r = provider_file_save(&p);
+        if (r < 0)
+                return report_write_error(r, "the provider file");
+        printf("Updated provider '%s'.\n", name);
+        notify_broker_of(name, e.credentials || e.from_existing);
+        return EXIT_SUCCESS;
+}
+
+/* "set", "missing" (named in the provider file, absent from the credentials), or "unknown" when the
+ * credentials cannot be read (not root). */
+static const char *credential_state(char *const *creds, int creds_r, const char *key) {
+        if (creds_r == -EACCES || creds_r == -EPERM)
+                return "unknown";
+        if (creds_r < 0)
+                return "missing";
+        return kv_get(creds, key) ? "set" : "missing";
+}
+
+static int routes_using(const char *name, char ***ret) {
+        _cleanup_(inference_file_done) InferenceFile f = {};
+        _cleanup_(diag_list_done) DiagList d = {};
+        char **l = NULL;
+        int r;
+
+        r = inference_file_load(&f, &d);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < f.n_routes; i++)
+                if (streq(f.routes[i].provider, name) && strv_extend(&l, f.routes[i].name) < 0) {
+                        strv_free(l);
+                        return -ENOMEM;
+                }
+        *ret = l;
+        return 0;
+}
+
+static json_object *provider_to_json(const ProviderFile *p, char *const *creds, int creds_r) {
+        json_object *o = json_object_new_object(), *cfg = json_object_new_object(),
+                    *keys = json_object_new_array(), *state = json_object_new_object();
+        const char *bk = provider_type_base_url_key(p->type);
+
+        json_object_object_add(o, "name", json_object_new_string(p->name));
+        json_object_object_add(o, "type", json_object_new_string(provider_type_to_string(p->type)));
+        json_object_object_add(
+                o, "base_url",
+                json_object_new_string(kv_get(p->config, bk) ?: provider_type_default_base_url(p->type)));
+        STRV_FOREACH(e, p->config) {
+                _cleanup_free_ char *k = strndup(*e, strcspn(*e, "="));
+                if (k)
+                        json_object_object_add(cfg, k, json_object_new_string(*e + strlen(k) + 1));
+        }
+        json_object_object_add(o, "config", cfg);
+        STRV_FOREACH(k, p->credential_keys) {
+                json_object_array_add(keys, json_object_new_string(*k));
+                json_object_object_add(state, *k,
+                                       json_object_new_string(credential_state(creds, creds_r, *k)));
+        }
+        json_object_object_add(o, "credential_keys", keys);
+        json_object_object_add(o, "credentials", state);
+        return o;
+}
+
+static int provider_get(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "output", required_argument, NULL, 'o' },
+                {},
+        };
+        _cleanup_(provider_file_done) ProviderFile p = { .type = _PROVIDER_TYPE_INVALID };
+        _cleanup_(diag_list_done) DiagList d = {};
+        _cleanup_strv_free_ char **creds = NULL, **routes = NULL;
+        OutputFormat fmt = OUTPUT_TABLE;
+        const char *name, *bk;
+        int c, r, creds_r;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "ho:", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        printf("Usage: openshell provider get NAME [-o table|json|yaml]\n\n"
+                               "Show a provider: type, config, and which credentials are set (never their values).\n");
+                        return EXIT_SUCCESS;
+                case 'o':
+                        if (parse_output_format(optarg, &fmt) < 0)
+                                return EXIT_USAGE;
+                        break;
+                default:
+                        return EXIT_USAGE;
+                }
+        if (optind + 1 != argc) {
+                log_error(optind >= argc ? "provider get needs a provider NAME"
+                                         : "provider get takes one NAME");
+                return EXIT_USAGE;
+        }
+        name = argv[optind];
+        if (check_provider_name(name) < 0)
+                return EXIT_USAGE;
+        r = provider_file_load(name, &p, &d);
+        if (r < 0)
+                return report_load_error(r, name, &d);
+        creds_r = credentials_load(name, &creds);
+        (void) routes_using(name, &routes);
+
+        if (fmt == OUTPUT_JSON) {
+                json_object *o = provider_to_json(&p, creds, creds_r);
+                json_object *ro = json_object_new_array();
+                STRV_FOREACH(s, routes)
+                        json_object_array_add(ro, json_object_new_string(*s));
+                json_object_object_add(o, "routes", ro);
+                printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+                                                                         JSON_C_TO_STRING_NOSLASHESCAPE));
+                json_object_put(o);
+        } else if (fmt == OUTPUT_YAML) {
+                _cleanup_free_ char *text = NULL;
+                if (provider_file_format(&p, &text) < 0)
+                        return log_oom();
+                fputs(text, stdout);
+        } else {
+                bk = provider_type_base_url_key(p.type);
+                printf("Name:            %s\n", p.name);
+                printf("Type:            %s\n", provider_type_to_string(p.type));
+                printf("Base URL:        %s%s\n",
+                       kv_get(p.config, bk) ?: provider_type_default_base_url(p.type),
+                       kv_get(p.config, bk) ? "" : " (default)");
+                printf("Credential keys:%s\n", p.credential_keys ? "" : " none");
+                STRV_FOREACH(k, p.credential_keys)
+                        printf("  %s: <%s>\n", *k, credential_state(creds, creds_r, *k));
+                printf("Config:%s\n", p.config ? "" : "          none");
+                STRV_FOREACH(e, p.config) {
+                        size_t kl = strcspn(*e, "=");
+                        printf("  %.*s: %s\n", (int) kl, *e, *e + kl + 1);
+                }
+                if (routes) {
+                        printf("Routes:         ");
+                        STRV_FOREACH(s, routes)
+                                printf(" %s", *s);
+                        printf("\n");
+                }
+                if (creds_r == -EACCES || creds_r == -EPERM)
+                        printf("(run as root to see which credentials are set)\n");
+        }
+        STRV_FOREACH(s, creds)
+                explicit_bzero(*s, strlen(*s));
+        return EXIT_SUCCESS;
+}
+
+static int provider_list(int argc, char *argv[]) {
+        enum { ARG_NAMES = 0x100, ARG_LIMIT, ARG_OFFSET, ARG_ALL_WS };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "output", required_argument, NULL, 'o' },
+                { "names", no_argument, NULL, ARG_NAMES },
+                { "limit", required_argument, NULL, ARG_LIMIT },
+                { "offset", required_argument, NULL, ARG_OFFSET },
+                { "all-workspaces", no_argument, NULL, ARG_ALL_WS },
+                {},
+        };
+        _cleanup_strv_free_ char **names = NULL;
+        OutputFormat fmt = OUTPUT_TABLE;
+        bool names_only = false;
+        unsigned long limit = 100, offset = 0;
+        json_object *arr = NULL;
+        size_t wn = strlen("NAME"), n_shown = 0;
+        int c, r;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "ho:", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        printf("Usage: openshell provider list [--names] [--limit N] [--offset N] [-o table|json|yaml]\n\n"
+                               "List providers (NAME TYPE CREDENTIAL_KEYS CONFIG_KEYS).\n");
+                        return EXIT_SUCCESS;
+                case 'o':
+                        if (parse_output_format(optarg, &fmt) < 0)
+                                return EXIT_USAGE;
+                        break;
+                case ARG_NAMES:
+                        names_only = true;
+                        break;
+                case ARG_LIMIT:
+                case ARG_OFFSET: {
+                        char *e;
+                        unsigned long v;
+                        errno = 0;
+                        v = strtoul(optarg, &e, 10);
+                        if (errno || *e || isempty(optarg) || optarg[0] == '-') {
+                                log_error("--%s expects a number, got '%s'",
+                                          c == ARG_LIMIT ? "limit" : "offset", optarg);
+                                return EXIT_USAGE;
+                        }
+                        *(c == ARG_LIMIT ? &limit : &offset) = v;
+                        break;
+                }
+                case ARG_ALL_WS:
+                        break; /* one host, one workspace */
+                default:
+                        return EXIT_USAGE;
+                }
+        if (optind < argc) {
+                log_error("provider list takes no arguments, got '%s'", argv[optind]);
+                return EXIT_USAGE;
+        }
+        r = provider_list_names(&names);
+        if (r < 0)
+                return log_error_errno(r, "Cannot list providers: %m");
+
+        if (fmt == OUTPUT_JSON)
+                arr = json_object_new_array();
+        else if (fmt == OUTPUT_TABLE && !names_only) {
+                if (!names || offset >= strv_length(names)) {
+                        printf("No providers.\n");
+                        return EXIT_SUCCESS;
+                }
+                STRV_FOREACH(n, names)
+                        wn = MAX(wn, strlen(*n));
+                printf("%-*s  %-9s  %-30s  %s\n", (int) wn, "NAME", "TYPE", "CREDENTIAL_KEYS",
+                       "CONFIG_KEYS");
+        }
+        for (size_t i = offset; names && i < strv_length(names) && n_shown < limit; i++, n_shown++) {
+                _cleanup_(provider_file_done) ProviderFile p = { .type = _PROVIDER_TYPE_INVALID };
+                _cleanup_(diag_list_done) DiagList d = {};
+                _cleanup_strv_free_ char **creds = NULL;
+                _cleanup_free_ char *ck = NULL, *cfg = NULL;
+                int creds_r;
+
+                if (names_only && fmt == OUTPUT_TABLE) {
+                        printf("%s\n", names[i]);
+                        continue;
+                }
+                r = provider_file_load(names[i], &p, &d);
+                if (r < 0) {
+                        diag_list_print(&d, stderr);
+                        if (d.n_items == 0)
+                                log_warning_errno(r, "warning: cannot read provider '%s': %m", names[i]);
+                        if (fmt == OUTPUT_TABLE)
+                                printf("%-*s  %-9s  %-30s  %s\n", (int) wn, names[i], "<invalid>", "-", "-");
+                        continue;
+                }
+                if (fmt == OUTPUT_JSON) {
+                        creds_r = credentials_load(names[i], &creds);
+                        json_object_array_add(arr, provider_to_json(&p, creds, creds_r));
+                        STRV_FOREACH(s, creds)
+                                explicit_bzero(*s, strlen(*s));
+                        continue;
+                }
+                if (fmt == OUTPUT_YAML) {
+                        _cleanup_free_ char *text = NULL;
+                        if (provider_file_format(&p, &text) < 0)
+                                return log_oom();
+                        const char *body = text;
+                        /* one document per provider: its name first, without the file's comment header */
+                        while (body[0] == '#' && strchr(body, '\n'))
+                                body = strchr(body, '\n') + 1;
+                        printf("---\nname: %s\n%s", p.name, body);
+                        continue;
+                }
+                {
+                        char *buf = NULL;
+                        size_t sz = 0;
+                        FILE *f = open_memstream(&buf, &sz);
+                        if (!f)
+                                return log_oom();
+                        STRV_FOREACH(k, p.credential_keys)
+                                fprintf(f, "%s%s", k == p.credential_keys ? "" : ",", *k);
+                        fclose(f);
+                        ck = buf;
+                        buf = NULL;
+                        sz = 0;
+                        f = open_memstream(&buf, &sz);
+                        if (!f)
+                                return log_oom();
+                        STRV_FOREACH(e, p.config)
+                                fprintf(f, "%s%.*s", e == p.config ? "" : ",", (int) strcspn(*e, "="), *e);
+                        fclose(f);
+                        cfg = buf;
+                }
+                printf("%-*s  %-9s  %-30s  %s\n", (int) wn, p.name, provider_type_to_string(p.type),
+                       isempty(ck) ? "-" : ck, isempty(cfg) ? "-" : cfg);
+        }
+        if (arr) {
+                printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+                                                                           JSON_C_TO_STRING_NOSLASHESCAPE));
+                json_object_put(arr);
+        }
+        /* an invalid provider is listed as <invalid>, with the reasons on stderr: the listing succeeded */
+        return EXIT_SUCCESS;
+}
+
+static int provider_delete(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        int c, ret = EXIT_SUCCESS;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        printf("Usage: openshell provider delete NAME...\n\n"
+                               "Delete providers and their credentials. A provider an inference route uses is\n"
+                               "refused: change the route first ('openshell inference set' or 'inference delete').\n");
+                        return EXIT_SUCCESS;
+                default:
+                        return EXIT_USAGE;
+                }
+        if (optind >= argc) {
+                log_error("provider delete needs at least one NAME");
+                return EXIT_USAGE;
+        }
+        for (int i = optind; i < argc; i++)
+                if (check_provider_name(argv[i]) < 0)
+                        return EXIT_USAGE;
+
+        for (int i = optind; i < argc; i++) {
+                _cleanup_free_ char *rel = NULL, *path = NULL, *crel = NULL, *cpath = NULL;
+                _cleanup_strv_free_ char **routes = NULL;
+                bool had_yaml, had_creds;
+
+                if (routes_using(argv[i], &routes) >= 0 && routes) {
+                        log_error(
+                                "provider '%s' is used by inference route '%s'; point the route elsewhere first "
+                                "('openshell inference set --provider OTHER ...' or 'openshell inference delete')",
+                                argv[i], routes[0]);
+                        ret = EXIT_FAILURE;
+                        continue;
+                }
+                if (asprintf_safe(&rel, "providers/%s.yaml", argv[i]) < 0 ||
+                    openshell_etc_path(rel, &path) < 0 ||
+                    asprintf_safe(&crel, "credentials/%s", argv[i]) < 0 ||
+                    openshell_etc_path(crel, &cpath) < 0)
+                        return log_oom();
+                had_yaml = unlink(path) >= 0;
+                if (!had_yaml && errno != ENOENT) {
+                        log_error_errno(errno, "Cannot delete %s: %m%s", path,
+                                        errno == EACCES ? " (run as root)" : "");
+                        ret = EXIT_FAILURE;
+                        continue;
+                }
+                had_creds = unlink(cpath) >= 0;
+                if (!had_creds && errno != ENOENT) {
+                        log_error_errno(errno, "Cannot delete %s: %m%s", cpath,
+                                        errno == EACCES ? " (run as root)" : "");
+                        ret = EXIT_FAILURE;
+                        continue;
+                }
+                if (!had_yaml && !had_creds) {
+                        log_error("provider '%s' not found", argv[i]);
+                        ret = EXIT_FAILURE;
+                        continue;
+                }
+                printf("Deleted provider '%s'.\n", argv[i]);
+        }
+        return ret;
+}
+
+static const Verb provider_verbs[] = {
+        { "create", "Create a provider (type, credentials, config)", provider_create },
+        { "list", "List providers", provider_list },
+        { "get", "Show a provider (never its secrets)", provider_get },
+        { "update", "Change a provider's credentials or config", provider_update },
+        { "delete", "Delete providers and their credentials", provider_delete },
+};
+
+int verb_provider(int argc, char *argv[]) {
+        if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h")) {
+                FILE *f = argc < 2 ? stderr : stdout;
+                fprintf(f,
+                        "Usage: openshell provider COMMAND ...\n\n"
+                        "Providers are the model servers the inference broker routes to: config in\n"
+                        "/etc/openshell/providers/NAME.yaml, secrets root-only in /etc/openshell/credentials/NAME.\n\n"
+                        "Commands:\n");
+                verb_print_table(provider_verbs, ELEMENTSOF(provider_verbs), f);
+                return argc < 2 ? EXIT_USAGE : EXIT_SUCCESS;
+        }
+        return verb_dispatch("provider", provider_verbs, ELEMENTSOF(provider_verbs), argc - 1, argv + 1);
+}
