@@ -33,7 +33,8 @@ static int report(int r) {
 
 static int usage(void) {
         fputs("usage: openshell-probe open-read PATH | open-write PATH | mount | unshare user|net|mount|pid |\n"
-              "       socket raw|packet|inet | ptrace PID | kill PID | setuid | euid | chmod-suid PATH\n",
+              "       socket raw|packet|inet|vsock|bluetooth | ptrace PID | kill PID | setuid | euid |\n"
+              "       chmod-suid PATH | syscall bpf|keyctl|userfaultfd|perf_event_open|io_uring_setup|memfd_create\n",
               stderr);
         return 2;
 }
@@ -64,6 +65,10 @@ int main(int argc, char *argv[]) {
                         return report(socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL)));
                 if (!strcmp(arg, "inet"))
                         return report(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+                if (!strcmp(arg, "vsock"))
+                        return report(socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0));
+                if (!strcmp(arg, "bluetooth"))
+                        return report(socket(AF_BLUETOOTH, SOCK_RAW | SOCK_CLOEXEC, 0));
                 return usage();
         }
         if (!strcmp(what, "ptrace") && arg)
@@ -75,6 +80,22 @@ int main(int argc, char *argv[]) {
         if (!strcmp(what, "euid")) {
                 printf("%u\n", (unsigned) geteuid());
                 return 0;
+        }
+        /* Raw system calls with harmless arguments: what matters is whether the kernel sees them. */
+        if (!strcmp(what, "syscall") && arg) {
+                if (!strcmp(arg, "bpf"))
+                        return report((int) syscall(SYS_bpf, 0 /* BPF_MAP_CREATE */, NULL, 0));
+                if (!strcmp(arg, "keyctl"))
+                        return report((int) syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3, 0));
+                if (!strcmp(arg, "userfaultfd"))
+                        return report((int) syscall(SYS_userfaultfd, 0));
+                if (!strcmp(arg, "perf_event_open"))
+                        return report((int) syscall(SYS_perf_event_open, NULL, 0, -1, -1, 0));
+                if (!strcmp(arg, "io_uring_setup"))
+                        return report((int) syscall(SYS_io_uring_setup, 1, NULL));
+                if (!strcmp(arg, "memfd_create"))
+                        return report((int) syscall(SYS_memfd_create, "probe", 0));
+                return usage();
         }
         if (!strcmp(what, "chmod-suid") && arg)
                 return report(chmod(arg, 04755));

@@ -20,6 +20,8 @@ attempt() {     # attempt EXPECTED-ERRNO-NAME PROBE-ARGS...: the agent tries, an
     local want=$1 out
     shift
     out=$(output_of openshell sandbox exec "$name" -- "$PROBE" "$@")
+    # a syscall with bad arguments fails with EINVAL/EFAULT/EBADF when it is let through: not refused
+    [[ "$out" =~ ^denied:\ (EINVAL|EFAULT|EBADF): ]] && fail "'$*' as the agent reached the kernel: $out"
     [[ "$out" =~ ^denied:\ ($want): ]] || fail "'$*' as the agent: expected denied with $want, got: $out"
     echo "refused as expected: $* -> $out"
 }
@@ -49,6 +51,21 @@ procs=/sys/fs/cgroup$cg/cgroup.procs
 [ -f /sys/fs/cgroup/cgroup.controllers ] || procs=/sys/fs/cgroup/unified$cg/cgroup.procs
 [ -f "$procs" ] || fail "no $procs: the cgroup check would prove nothing"
 attempt "EACCES|EROFS" open-write "$procs"
+
+# What the compiled default policy adds: namespaces, tracing, set-uid files, kernel interfaces
+# an agent has no business with, and the address families it does not need.
+attempt "EPERM" unshare user
+attempt "EPERM" ptrace "$(systemctl show -P MainPID "openshell-agent-$name.service")"
+openshell sandbox exec "$name" -- sh -c ': > /sandbox/suid-candidate'
+attempt "EPERM" chmod-suid /sandbox/suid-candidate
+attempt "EPERM|EAFNOSUPPORT" socket vsock
+attempt "EPERM|EAFNOSUPPORT" socket bluetooth
+attempt "EPERM" syscall bpf
+attempt "EPERM" syscall keyctl
+attempt "EPERM" syscall userfaultfd
+attempt "EPERM" syscall perf_event_open
+attempt "EPERM" syscall io_uring_setup
+attempt "EPERM" syscall memfd_create
 
 # A setuid-root program gains nothing (NoNewPrivileges=).
 euid=$(output_of openshell sandbox exec "$name" -- /usr/local/lib/suid-probe euid)
