@@ -389,11 +389,7 @@ static int compile_unit(const Policy *p, const PolicyCompileOptions *o, const Po
 
 #define ADD(...)                                                                                        \
         do {                                                                                            \
-                char *_s_;                                                                              \
-                r = asprintf_safe(&_s_, __VA_ARGS__);                                                   \
-                if (r < 0)                                                                              \
-                        return r;                                                                       \
-                r = strv_consume(&u, _s_);                                                              \
+                r = strv_extendf(&u, __VA_ARGS__);                                                      \
                 if (r < 0)                                                                              \
                         return r;                                                                       \
         } while (0)

@@ -33,11 +33,7 @@ int sandbox_unit_assignments(const SandboxUnitConfig *c, char ***ret) {
 
 #define ADD(...)                                                                                        \
         do {                                                                                            \
-                char *_s_;                                                                              \
-                r = asprintf_safe(&_s_, __VA_ARGS__);                                                   \
-                if (r < 0)                                                                              \
-                        return r;                                                                       \
-                r = strv_consume(&l, _s_);                                                              \
+                r = strv_extendf(&l, __VA_ARGS__);                                                      \
                 if (r < 0)                                                                              \
                         return r;                                                                       \
         } while (0)

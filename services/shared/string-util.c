@@ -40,6 +40,19 @@ int strv_extend(char ***l, const char *s) {
         return strv_consume(l, strdup(s));
 }
 
+int strv_extendf(char ***l, const char *fmt, ...) {
+        char *s;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf_safe(&s, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return r;
+        return strv_consume(l, s);
+}
+
 bool strv_contains(char *const *l, const char *s) {
         STRV_FOREACH(i, l)
                 if (streq(*i, s))

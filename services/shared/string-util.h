@@ -15,6 +15,8 @@ size_t strv_length(char *const *l) _pure_;
 /* Appends s (taking ownership, also on failure). */
 int strv_consume(char ***l, char *s);
 int strv_extend(char ***l, const char *s);
+/* Appends a formatted string. */
+int strv_extendf(char ***l, const char *fmt, ...) _printf_(2, 3);
 bool strv_contains(char *const *l, const char *s) _pure_;
 char **strv_copy(char *const *l);
 

@@ -19,6 +19,8 @@ START_TEST(test_strv) {
         ck_assert_ptr_null(c[2]);
         ck_assert_int_eq(strv_consume(&l, NULL), -ENOMEM);
         ck_assert_int_eq(strv_length(l), 2);
+        ck_assert_int_eq(strv_extendf(&l, "%s=%d", "k", 7), 0);
+        ck_assert_str_eq(l[2], "k=7");
 }
 END_TEST
 
