@@ -23,11 +23,14 @@ static const char *const sandbox_unit_hardening[] = {
 };
 
 int sandbox_unit_assignments(const SandboxUnitConfig *c, char ***ret) {
-        _cleanup_free_ char *supervisor = NULL;
+        _cleanup_free_ char *supervisor = NULL, *slice = NULL;
         _cleanup_strv_free_ char **l = NULL;
         int r;
 
         r = sandbox_supervisor_unit(c->name, &supervisor);
+        if (r < 0)
+                return r;
+        r = sandbox_slice_unit(c->name, &slice);
         if (r < 0)
                 return r;
 
@@ -63,6 +66,9 @@ int sandbox_unit_assignments(const SandboxUnitConfig *c, char ***ret) {
          * dependency on it would leave the agent's start job waiting forever. */
         ADD("BindsTo=%s", supervisor);
         ADD("PartOf=%s", supervisor);
+        /* Its own cgroup subtree: the policy's limits apply to everything the agent starts, and
+         * `systemd-cgls openshell.slice` shows every sandbox. */
+        ADD("Slice=%s", slice);
         ADD("Environment=HOME=%s", SANDBOX_WORKDIR_IN_SANDBOX);
         ADD("Environment=OPENSHELL_SANDBOX=%s", c->name);
         STRV_FOREACH(e, c->environment)

@@ -47,3 +47,23 @@ int sandbox_agent_unit(const char *name, char **ret) {
 int sandbox_runtime_path(const char *name, char **ret) {
         return derive(SANDBOX_RUNTIME_DIR "/", name, "", ret);
 }
+
+int sandbox_slice_unit(const char *name, char **ret) {
+        _cleanup_free_ char *escaped = NULL;
+        char *p;
+
+        if (!sandbox_name_is_valid(name))
+                return -EINVAL;
+        escaped = p = malloc(strlen(name) * 4 + 1);
+        if (!escaped)
+                return -ENOMEM;
+        for (const char *c = name; *c; c++) {
+                if (*c == '-') {
+                        memcpy(p, "\\x2d", 4);
+                        p += 4;
+                } else
+                        *p++ = *c;
+        }
+        *p = 0;
+        return asprintf_safe(ret, "openshell-%s.slice", escaped);
+}

@@ -16,6 +16,9 @@ int sandbox_workdir_path(const char *name, char **ret);
 int sandbox_supervisor_unit(const char *name, char **ret);
 int sandbox_agent_unit(const char *name, char **ret);
 int sandbox_runtime_path(const char *name, char **ret);
+/* openshell-NAME.slice below openshell.slice; '-' in NAME is escaped ("\x2d"), since a dash in a
+ * slice name means one level deeper. */
+int sandbox_slice_unit(const char *name, char **ret);
 
 #define SANDBOX_SPEC_DIR "/etc/openshell/sandboxes"
 #define SANDBOX_STATE_DIR "/var/lib/openshell/sandboxes"

@@ -66,6 +66,9 @@ assert_eq "$(show NoNewPrivileges)" yes "NoNewPrivileges="
 assert_eq "$(show CapabilityBoundingSet)" "" "CapabilityBoundingSet="
 assert_match "$(show BindsTo)" "openshell-sandbox@$name.service" "BindsTo="
 assert_match "$(show PartOf)" "openshell-sandbox@$name.service" "PartOf="
+assert_eq "$(show Slice)" "openshell-$name.slice" "Slice="
+assert_eq "$(systemctl show -P Slice "openshell-$name.slice")" openshell.slice "the sandbox's slice is below openshell.slice"
+assert_eq "$(systemctl show -P Description openshell.slice)" "OpenShell sandboxes" "openshell.slice is the shipped unit"
 
 # The agent's output is in the journal of the agent unit.
 wait_journal "openshell-agent-$name.service" "^probe done$"

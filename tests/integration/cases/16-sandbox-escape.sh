@@ -11,6 +11,8 @@ trap cleanup EXIT
 
 # Another sandbox whose workdir must stay out of reach, a host home, a setuid-root program.
 openshell sandbox create escape-other -- /bin/sleep infinity >/dev/null
+# (a dash in the name is escaped in the slice's name, not taken as one more level)
+assert_eq "$(systemctl show -P Slice openshell-agent-escape-other.service)" 'openshell-escape\x2dother.slice' "slice of a name with a dash"
 echo secret >/var/lib/openshell/sandboxes/escape-other/secret
 mkdir -p /home/alice && echo secret >/home/alice/readme && chmod 755 /home/alice && chmod 644 /home/alice/readme
 mkdir -p /usr/local/lib && cp "$PROBE" /usr/local/lib/suid-probe && chmod 4755 /usr/local/lib/suid-probe

@@ -33,6 +33,7 @@ START_TEST(test_assignments) {
                 "CollectMode=inactive-or-failed",
                 "BindsTo=openshell-sandbox@demo.service",
                 "PartOf=openshell-sandbox@demo.service",
+                "Slice=openshell-demo.slice",
                 "Environment=HOME=/sandbox",
                 "Environment=OPENSHELL_SANDBOX=demo",
                 "Environment=LOG_LEVEL=info",

@@ -83,6 +83,12 @@ START_TEST(test_sandbox_name) {
         ck_assert_int_eq(sandbox_agent_unit("demo", &p), 0);
         ck_assert_str_eq(p, "openshell-agent-demo.service");
         free(p);
+        ck_assert_int_eq(sandbox_slice_unit("demo", &p), 0);
+        ck_assert_str_eq(p, "openshell-demo.slice");
+        free(p);
+        ck_assert_int_eq(sandbox_slice_unit("my-agent_2", &p), 0);
+        ck_assert_str_eq(p, "openshell-my\\x2dagent_2.slice");
+        free(p);
         p = unchanged;
         ck_assert_int_eq(sandbox_agent_unit("../x", &p), -EINVAL);
         ck_assert_ptr_eq(p, unchanged); /* not written on failure */
