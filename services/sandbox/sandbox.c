@@ -104,8 +104,8 @@ static void log_diags(const DiagList *diags) {
         }
 }
 
-/* A profile (--from) gives the command when the spec has none, its environment first, and its
- * policy unless the spec names one. */
+/* A profile (--from) gives the command, forwards and providers when the spec has none, its
+ * environment first, and its policy unless the spec names one. */
 static int apply_profile(const char *name, SandboxSpec *spec, char **ret_policy) {
         _cleanup_(diag_list_done) DiagList diags = {};
         _cleanup_(sandbox_spec_freep) SandboxSpec *profile = NULL;
@@ -126,6 +126,12 @@ static int apply_profile(const char *name, SandboxSpec *spec, char **ret_policy)
                         return log_error_errno(EINVAL, "Sandbox '%s': neither its spec nor profile '%s' gives a command.",
                                                name, spec->profile);
         }
+        if (spec->n_forward == 0) {
+                spec->forward = TAKE_PTR(profile->forward);
+                spec->n_forward = profile->n_forward;
+        }
+        if (!spec->providers)
+                spec->providers = TAKE_PTR(profile->providers);
         STRV_FOREACH(e, spec->environment)
                 if (strv_extend(&profile->environment, *e) < 0)
                         return log_oom();

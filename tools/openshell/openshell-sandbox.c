@@ -16,6 +16,7 @@
 #include "log.h"
 #include "openshell.h"
 #include "sandbox-name.h"
+#include "policy.h"
 #include "sandbox-spec.h"
 #include "string-util.h"
 
@@ -266,6 +267,52 @@ static int write_spec(const char *name, const SandboxSpec *spec) {
         return 0;
 }
 
+#define POLICIES_DIR "/etc/openshell/policies"
+
+/* --policy FILE: validated now (every problem printed, nothing written if it is invalid), then copied
+ * to POLICIES_DIR/sandbox-NAME.yaml, which the spec names: the sandbox keeps the policy it was
+ * created with when the original changes, and the supervisor, which cannot see home directories,
+ * can read it. */
+static int install_policy(const char *name, const char *src, char **ret_path) {
+        _cleanup_(diag_list_done) DiagList d = {};
+        _cleanup_(policy_freep) Policy *p = NULL;
+        _cleanup_free_ char *dst = NULL, *tmp = NULL;
+        _cleanup_close_ int in = -EBADF, out = -EBADF;
+        int r;
+
+        r = policy_load_file(src, &p, &d);
+        diag_list_print(&d, stderr);
+        if (r == -EBADMSG) {
+                log_error("--policy %s is invalid; no sandbox created.", src);
+                return -EBADMSG;
+        }
+        if (r < 0)
+                return log_error_errno(r, "--policy %s: %m", src);
+
+        if (asprintf_safe(&dst, POLICIES_DIR "/sandbox-%s.yaml", name) < 0 ||
+            asprintf_safe(&tmp, "%s.tmp-%d", dst, (int) getpid()) < 0)
+                return log_oom();
+        if ((mkdir("/etc/openshell", 0755) < 0 && errno != EEXIST) || (mkdir(POLICIES_DIR, 0755) < 0 && errno != EEXIST))
+                return log_error_errno(errno, "Failed to create " POLICIES_DIR ": %m");
+        in = open(src, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (in < 0)
+                return log_error_errno(errno, "--policy %s: %m", src);
+        out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (out < 0)
+                return log_error_errno(errno, "Failed to create %s: %m", tmp);
+        r = copy_fd(in, out);
+        if (r >= 0 && fsync(out) < 0)
+                r = -errno;
+        if (r >= 0 && rename(tmp, dst) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void) unlink(tmp);
+                return log_error_errno(r, "Failed to install the policy as %s: %m", dst);
+        }
+        *ret_path = TAKE_PTR(dst);
+        return 0;
+}
+
 static void create_help(FILE *f) {
         fprintf(f,
                 "Usage: openshell sandbox create [NAME] [OPTIONS] [-- COMMAND...]\n"
@@ -275,7 +322,8 @@ static void create_help(FILE *f) {
                 "\n"
                 "Options:\n"
                 "  --name NAME        sandbox name (default: sandbox-XXXXXX); letters, digits, '-', '_'\n"
-                "  --policy FILE      policy file (default: the shipped default policy)\n"
+                "  --policy FILE      policy file, validated and copied to " POLICIES_DIR "/sandbox-NAME.yaml\n"
+                "                     (default: the shipped default policy)\n"
                 "  --from PROFILE     a shipped profile (" PROFILES_DIR "/PROFILE)\n"
                 "  --provider NAME    attach a provider (repeatable; recorded, injected with the egress proxy)\n"
                 "  --forward PORT     forward host 127.0.0.1:PORT into the sandbox (repeatable; recorded)\n"
@@ -302,6 +350,7 @@ static int sandbox_create(int argc, char *argv[]) {
         _cleanup_free_ char *name = NULL, *unit = NULL;
         _cleanup_(unit_state_done) UnitState st = {};
         struct timespec t0;
+        const char *policy_src = NULL;
         bool start = true;
         int c, r, n_opts;
 
@@ -325,18 +374,13 @@ static int sandbox_create(int argc, char *argv[]) {
                                 return log_oom();
                         break;
                 case ARG_POLICY: {
-                        _cleanup_free_ char *abs = realpath(optarg, NULL);
                         struct stat st2;
-                        if (!abs) {
-                                log_error_errno(errno, "--policy %s: %m", optarg);
+                        if (stat(optarg, &st2) < 0 || !S_ISREG(st2.st_mode)) {
+                                log_error("--policy %s: %s", optarg,
+                                          errno == ENOENT ? "no such file" : "not a regular file");
                                 return EXIT_USAGE;
                         }
-                        if (stat(abs, &st2) < 0 || !S_ISREG(st2.st_mode)) {
-                                log_error("--policy %s: not a regular file", optarg);
-                                return EXIT_USAGE;
-                        }
-                        free(spec->policy);
-                        spec->policy = TAKE_PTR(abs);
+                        policy_src = optarg;
                         break;
                 }
                 case ARG_FROM: {
@@ -450,6 +494,17 @@ static int sandbox_create(int argc, char *argv[]) {
                 r = cli_bus_open(&bus);
                 if (r < 0)
                         return r;
+        }
+        if (policy_src) {
+                _cleanup_free_ char *spec_path = NULL;
+                if (sandbox_spec_path(name, &spec_path) < 0)
+                        return log_oom();
+                if (access(spec_path, F_OK) >= 0)
+                        return log_error_errno(EEXIST, "Sandbox '%s' already exists (%s); delete it first.", name,
+                                               spec_path);
+                r = install_policy(name, policy_src, &spec->policy);
+                if (r < 0)
+                        return EXIT_FAILURE;
         }
         r = write_spec(name, spec);
         if (r < 0)
@@ -616,6 +671,14 @@ static int delete_one(sd_bus *bus, const char *name, bool purge) {
                 found = true;
         else if (errno != ENOENT)
                 return log_error_errno(errno, "Failed to remove %s: %m", spec);
+        {
+                /* the copy `create --policy` made for this sandbox */
+                _cleanup_free_ char *policy = NULL;
+                if (asprintf_safe(&policy, POLICIES_DIR "/sandbox-%s.yaml", name) < 0)
+                        return log_oom();
+                if (unlink(policy) < 0 && errno != ENOENT)
+                        log_warning_errno(errno, "Failed to remove %s, ignoring: %m", policy);
+        }
 
         if (purge) {
                 _cleanup_close_ int state = open(SANDBOX_STATE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
