@@ -32,10 +32,9 @@ static char *escape_cc(const char *s) {
         return r;
 }
 
-int diag_add(DiagList *l, DiagLevel level, const char *file, unsigned line, unsigned column, const char *path,
-             const char *fmt, ...) {
+int diag_addv(DiagList *l, DiagLevel level, const char *file, unsigned line, unsigned column, const char *path,
+              const char *fmt, va_list ap) {
         _cleanup_free_ char *message = NULL, *f = NULL, *p = NULL;
-        va_list ap;
         Diag *items;
         int r;
 
@@ -46,9 +45,7 @@ int diag_add(DiagList *l, DiagLevel level, const char *file, unsigned line, unsi
         if (l->n_items >= DIAG_LIST_MAX)
                 return 0;
 
-        va_start(ap, fmt);
         r = vasprintf_safe(&message, fmt, ap);
-        va_end(ap);
         if (r < 0)
                 return r;
         if (string_has_cc(message)) {
@@ -76,6 +73,17 @@ int diag_add(DiagList *l, DiagLevel level, const char *file, unsigned line, unsi
                 .message = TAKE_PTR(message),
         };
         return 0;
+}
+
+int diag_add(DiagList *l, DiagLevel level, const char *file, unsigned line, unsigned column, const char *path,
+             const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = diag_addv(l, level, file, line, column, path, fmt, ap);
+        va_end(ap);
+        return r;
 }
 
 void diag_list_done(DiagList *l) {

@@ -5,6 +5,8 @@
  * it collects every problem it finds here, each with the place it refers to, and the caller prints
  * them all. The printed form is "FILE:LINE:COLUMN: path.to.key: what is wrong (what would be right)". */
 
+#include <stdarg.h>
+
 #include "macro.h"
 
 typedef enum DiagLevel {
@@ -34,6 +36,8 @@ typedef struct DiagList {
 
 int diag_add(DiagList *l, DiagLevel level, const char *file, unsigned line, unsigned column, const char *path,
              const char *fmt, ...) _printf_(7, 8);
+int diag_addv(DiagList *l, DiagLevel level, const char *file, unsigned line, unsigned column, const char *path,
+              const char *fmt, va_list ap) _printf_(7, 0);
 void diag_list_done(DiagList *l);
 /* "FILE:LINE:COLUMN: PATH: MESSAGE", with "warning: " before MESSAGE for warnings; parts without a
  * value are left out ("FILE: PATH: MESSAGE" for a problem with no place in the file). */

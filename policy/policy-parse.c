@@ -11,15 +11,12 @@
 
 void policy_report(PolicyReporter *rep, DiagLevel level, unsigned line, unsigned column, const char *path,
                    const char *fmt, ...) {
-        _cleanup_free_ char *m = NULL;
         va_list ap;
         int r;
 
         va_start(ap, fmt);
-        r = vasprintf_safe(&m, fmt, ap);
+        r = diag_addv(rep->diags, level, rep->file, line, column, path, fmt, ap);
         va_end(ap);
-        if (r >= 0)
-                r = diag_add(rep->diags, level, rep->file, line, column, path, "%s", m);
         if (r < 0 && rep->r >= 0)
                 rep->r = r;
 }

@@ -50,15 +50,12 @@ typedef struct SpecParser {
 
 static void spec_error(SpecParser *p, const YamlNode *at, const char *path, const char *fmt, ...) _printf_(4, 5);
 static void spec_error(SpecParser *p, const YamlNode *at, const char *path, const char *fmt, ...) {
-        _cleanup_free_ char *m = NULL;
         va_list ap;
         int r;
 
         va_start(ap, fmt);
-        r = vasprintf_safe(&m, fmt, ap);
+        r = diag_addv(p->diags, DIAG_ERROR, p->file, at ? at->line : 0, at ? at->column : 0, path, fmt, ap);
         va_end(ap);
-        if (r >= 0)
-                r = diag_add(p->diags, DIAG_ERROR, p->file, at ? at->line : 0, at ? at->column : 0, path, "%s", m);
         if (r < 0 && p->r >= 0)
                 p->r = r;
 }

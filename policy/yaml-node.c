@@ -35,17 +35,13 @@ typedef struct Loader {
 
 static int loader_error(Loader *l, const yaml_mark_t *mark, const char *fmt, ...) _printf_(3, 4);
 static int loader_error(Loader *l, const yaml_mark_t *mark, const char *fmt, ...) {
-        _cleanup_free_ char *m = NULL;
         va_list ap;
         int r;
 
         va_start(ap, fmt);
-        r = vasprintf_safe(&m, fmt, ap);
+        r = diag_addv(l->diags, DIAG_ERROR, l->name, (unsigned) mark->line + 1, (unsigned) mark->column + 1, NULL,
+                      fmt, ap);
         va_end(ap);
-        if (r < 0)
-                return r;
-        r = diag_add(l->diags, DIAG_ERROR, l->name, (unsigned) mark->line + 1, (unsigned) mark->column + 1, NULL,
-                     "%s", m);
         return r < 0 ? r : -EBADMSG;
 }
 
