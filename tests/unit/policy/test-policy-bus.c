@@ -7,24 +7,6 @@
 #include "bus-util.h"
 #include "policy-test-util.h"
 
-static sd_bus_message *new_message(sd_bus **bus) {
-        sd_bus_message *m = NULL;
-
-        *bus = test_bus_new();
-        ck_assert_int_ge(sd_bus_message_new_method_call(*bus, &m, SYSTEMD_BUS_NAME, SYSTEMD_BUS_PATH,
-                                                        SYSTEMD_MANAGER_IFACE, "StartTransientUnit"),
-                         0);
-        ck_assert_int_ge(sd_bus_message_open_container(m, 'a', "(sv)"), 0);
-        return m;
-}
-
-static void seal(sd_bus_message *m) {
-        ck_assert_int_ge(sd_bus_message_close_container(m), 0);
-        ck_assert_int_ge(sd_bus_message_seal(m, 1, 0), 0);
-        ck_assert_int_ge(sd_bus_message_rewind(m, true), 0);
-        ck_assert_int_ge(sd_bus_message_enter_container(m, 'a', "(sv)"), 0);
-}
-
 /* Enters the next ("Key", variant) pair and the variant, checking key and signature. */
 static void enter_property(sd_bus_message *m, const char *key, const char *signature) {
         const char *k;
@@ -51,7 +33,7 @@ static uint64_t read_t(sd_bus_message *m, const char *key) {
 
 static void check_policy_marshals(const char *yaml) {
         _cleanup_(sd_bus_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = new_message(&bus);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = test_properties_message_new(&bus);
         _cleanup_(policy_compiled_freep) PolicyCompiled *c = NULL;
         _cleanup_(policy_freep) Policy *p = NULL;
 
@@ -61,7 +43,7 @@ static void check_policy_marshals(const char *yaml) {
                 int r = bus_append_unit_assignment(m, *u);
                 ck_assert_msg(r >= 0, "cannot marshal '%s': %s", *u, strerror(-r));
         }
-        seal(m);
+        test_properties_message_seal(m);
 }
 
 START_TEST(test_compiled_properties_marshal) {
@@ -83,7 +65,7 @@ START_TEST(test_shipped_policies_marshal) {
 
         for (size_t i = 0; i < ELEMENTSOF(files); i++) {
                 _cleanup_(sd_bus_close_unrefp) sd_bus *bus = NULL;
-                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = new_message(&bus);
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = test_properties_message_new(&bus);
                 _cleanup_(policy_compiled_freep) PolicyCompiled *c = NULL;
                 _cleanup_(policy_freep) Policy *p = NULL;
                 _cleanup_(diag_list_done) DiagList d = {};
@@ -93,14 +75,14 @@ START_TEST(test_shipped_policies_marshal) {
                 ck_assert_int_eq(policy_compile(p, NULL, &c), 0);
                 STRV_FOREACH(u, c->unit)
                         ck_assert_msg(bus_append_unit_assignment(m, *u) >= 0, "cannot marshal '%s'", *u);
-                seal(m);
+                test_properties_message_seal(m);
         }
 }
 END_TEST
 
 START_TEST(test_kind_uint64_size_quota) {
         _cleanup_(sd_bus_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = new_message(&bus);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = test_properties_message_new(&bus);
 
         ck_assert_int_eq(bus_append_unit_assignment(m, "TasksMax=512"), 0);
         ck_assert_int_eq(bus_append_unit_assignment(m, "TasksMax=infinity"), 0);
@@ -110,7 +92,7 @@ START_TEST(test_kind_uint64_size_quota) {
         ck_assert_int_eq(bus_append_unit_assignment(m, "MemoryMax=infinity"), 0);
         ck_assert_int_eq(bus_append_unit_assignment(m, "MemoryMax=12345"), 0);
         ck_assert_int_eq(bus_append_unit_assignment(m, "CPUQuota=150%"), 0);
-        seal(m);
+        test_properties_message_seal(m);
         ck_assert_uint_eq(read_t(m, "TasksMax"), 512);
         ck_assert_uint_eq(read_t(m, "TasksMax"), UINT64_MAX);
         ck_assert_uint_eq(read_t(m, "CPUWeight"), 50);
@@ -125,11 +107,11 @@ END_TEST
 
 START_TEST(test_kind_rlimit) {
         _cleanup_(sd_bus_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = new_message(&bus);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = test_properties_message_new(&bus);
 
         ck_assert_int_eq(bus_append_unit_assignment(m, "LimitNOFILE=4096"), 0);
         ck_assert_int_eq(bus_append_unit_assignment(m, "LimitCORE=0"), 0);
-        seal(m);
+        test_properties_message_seal(m);
         ck_assert_uint_eq(read_t(m, "LimitNOFILE"), 4096);
         ck_assert_uint_eq(read_t(m, "LimitNOFILESoft"), 4096);
         ck_assert_uint_eq(read_t(m, "LimitCORE"), 0);
@@ -139,7 +121,7 @@ END_TEST
 
 START_TEST(test_kind_filter_list_and_words) {
         _cleanup_(sd_bus_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = new_message(&bus);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = test_properties_message_new(&bus);
         const char *s;
         int allow;
 
@@ -147,7 +129,7 @@ START_TEST(test_kind_filter_list_and_words) {
         ck_assert_int_eq(bus_append_unit_assignment(m, "SystemCallFilter=~ptrace  bpf"), 0);
         ck_assert_int_eq(bus_append_unit_assignment(m, "RestrictAddressFamilies=AF_UNIX AF_INET"), 0);
         ck_assert_int_eq(bus_append_unit_assignment(m, "SystemCallArchitectures=native"), 0);
-        seal(m);
+        test_properties_message_seal(m);
 
         enter_property(m, "SystemCallFilter", "(bas)");
         ck_assert_int_gt(sd_bus_message_enter_container(m, 'r', "bas"), 0);
@@ -193,7 +175,7 @@ END_TEST
 
 START_TEST(test_kind_errno_namespaces_mode_devices) {
         _cleanup_(sd_bus_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = new_message(&bus);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = test_properties_message_new(&bus);
         const char *path, *rights;
         int32_t e;
         uint32_t mode;
@@ -204,7 +186,7 @@ START_TEST(test_kind_errno_namespaces_mode_devices) {
         ck_assert_int_eq(bus_append_unit_assignment(m, "DeviceAllow=/dev/nvidia0 rw"), 0);
         ck_assert_int_eq(bus_append_unit_assignment(m, "ProtectKernelLogs=yes"), 0);
         ck_assert_int_eq(bus_append_unit_assignment(m, "ProtectProc=invisible"), 0);
-        seal(m);
+        test_properties_message_seal(m);
 
         enter_property(m, "SystemCallErrorNumber", "i");
         ck_assert_int_gt(sd_bus_message_read(m, "i", &e), 0);
@@ -235,7 +217,7 @@ START_TEST(test_kinds_refuse_bad_values) {
 
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 _cleanup_(sd_bus_close_unrefp) sd_bus *bus = NULL;
-                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = new_message(&bus);
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = test_properties_message_new(&bus);
                 int r = bus_append_unit_assignment(m, bad[i]);
                 ck_assert_msg(r == -EINVAL, "%s: expected -EINVAL, got %d", bad[i], r);
         }

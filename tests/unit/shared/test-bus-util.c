@@ -7,24 +7,6 @@
 #include "bus-util.h"
 #include "check-util.h"
 
-static sd_bus_message *new_message(sd_bus **bus) {
-        sd_bus_message *m = NULL;
-
-        *bus = test_bus_new();
-        ck_assert_int_ge(sd_bus_message_new_method_call(*bus, &m, SYSTEMD_BUS_NAME, SYSTEMD_BUS_PATH,
-                                                        SYSTEMD_MANAGER_IFACE, "StartTransientUnit"),
-                         0);
-        ck_assert_int_ge(sd_bus_message_open_container(m, 'a', "(sv)"), 0);
-        return m;
-}
-
-static void seal(sd_bus_message *m) {
-        ck_assert_int_ge(sd_bus_message_close_container(m), 0);
-        ck_assert_int_ge(sd_bus_message_seal(m, 1, 0), 0);
-        ck_assert_int_ge(sd_bus_message_rewind(m, true), 0);
-        ck_assert_int_ge(sd_bus_message_enter_container(m, 'a', "(sv)"), 0);
-}
-
 /* Reads the next ("Key", variant) pair and checks the key and the variant's signature. */
 static void expect_property(sd_bus_message *m, const char *key, const char *signature) {
         const char *k, *contents;
@@ -44,7 +26,7 @@ static void end_property(sd_bus_message *m) {
 
 START_TEST(test_assignments) {
         _cleanup_(sd_bus_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = new_message(&bus);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = test_properties_message_new(&bus);
         const char *s, *src, *dst;
         int b, ignore;
         uint64_t t, flags;
@@ -56,7 +38,7 @@ START_TEST(test_assignments) {
         ck_assert_int_eq(bus_append_unit_assignment(m, "Environment=A=b c"), 0);
         ck_assert_int_eq(bus_append_unit_assignment(m, "BindPaths=/var/lib/x:/sandbox"), 0);
         ck_assert_int_eq(bus_append_unit_assignment(m, "BindReadOnlyPaths=-/opt/tool"), 0);
-        seal(m);
+        test_properties_message_seal(m);
 
         expect_property(m, "PrivateTmp", "b");
         ck_assert_int_ge(sd_bus_message_read(m, "v", "b", &b), 0);
@@ -128,7 +110,7 @@ START_TEST(test_bad_assignments) {
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 m = sd_bus_message_unref(m);
                 bus = sd_bus_close_unref(bus);
-                m = new_message(&bus);
+                m = test_properties_message_new(&bus);
                 ck_assert_msg(bus_append_unit_assignment(m, cases[i].a) == cases[i].r, "%s", cases[i].a);
         }
         ck_assert(bus_unit_assignment_key_supported("ProtectHome"));
@@ -138,7 +120,7 @@ END_TEST
 
 START_TEST(test_exec_start) {
         _cleanup_(sd_bus_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = new_message(&bus);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = test_properties_message_new(&bus);
         char *argv[] = { (char *) "/usr/bin/agent", (char *) "--flag", (char *) "two words", (char *) "$HOME ${X} $$",
                          NULL };
         /* systemd would expand $VAR in ExecStart= arguments: sent escaped, they arrive literally */
@@ -149,7 +131,7 @@ START_TEST(test_exec_start) {
 
         ck_assert_int_eq(bus_append_exec_start(m, empty), -EINVAL);
         ck_assert_int_eq(bus_append_exec_start(m, argv), 0);
-        seal(m);
+        test_properties_message_seal(m);
         expect_property(m, "ExecStart", "a(sasb)");
         ck_assert_int_ge(sd_bus_message_enter_container(m, 'v', "a(sasb)"), 0);
         ck_assert_int_ge(sd_bus_message_enter_container(m, 'a', "(sasb)"), 0);
