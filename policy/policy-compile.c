@@ -329,10 +329,24 @@ static int compile_seccomp(const Policy *p, PolicySeccomp *s) {
 
 /* ---- unit properties ------------------------------------------------------------------------- */
 
+/* path is dir or below it */
+static bool path_startswith_dir(const char *path, const char *dir) {
+        size_t n = strlen(dir);
+        return strneq(path, dir, n) && (path[n] == '/' || path[n] == '\0');
+}
+
 static bool path_is_api_or_private(const char *p) {
-        /* Writable anyway (private /tmp, the private /dev, /proc): ReadWritePaths= adds nothing there. */
-        return startswith(p, "/dev/") || streq(p, "/dev") || startswith(p, "/proc") || streq(p, "/tmp") ||
-               startswith(p, "/tmp/") || streq(p, "/var/tmp") || startswith(p, "/var/tmp/");
+        /* There in every sandbox without a bind: the API file systems (/proc, /sys, the private /dev)
+         * and the private /tmp and /var/tmp. */
+        return path_startswith_dir(p, "/dev") || path_startswith_dir(p, "/proc") || path_startswith_dir(p, "/sys") ||
+               path_startswith_dir(p, "/tmp") || path_startswith_dir(p, "/var/tmp");
+}
+
+static bool landlock_grants(const PolicyLandlock *l, const char *path) {
+        for (size_t i = 0; i < l->n_paths; i++)
+                if (streq(l->paths[i].path, path))
+                        return true;
+        return false;
 }
 
 static int format_size(uint64_t v, char *buf, size_t n) {
@@ -421,13 +435,25 @@ static int compile_unit(const Policy *p, const PolicyCompileOptions *o, const Po
         if (deny)
                 ADD("SystemCallFilter=~%s", deny);
 
-        /* Filesystem: systemd makes the whole tree read-only; what Landlock grants read-write must be
-         * writable here too. '-': a path missing on this host is not an error (Landlock's
+        /* Filesystem view. The supervisor starts the agent in an empty root directory (RootDirectory=)
+         * into which only what Landlock grants is bound, read-only or writable as granted: what the
+         * policy does not grant is not there at all (ENOENT), rather than there and refused. /proc,
+         * /sys and the private /dev come from MountAPIVFS=; /run is an empty read-only tmpfs (the one
+         * MountAPIVFS= makes is writable), /tmp and /var/tmp are PrivateTmp=, the workdir is bound by
+         * the supervisor. '-': a path missing on this host is not an error (Landlock's
          * best_effort/hard_requirement decides about missing paths). */
-        for (size_t i = 0; i < l->n_paths; i++)
-                if ((l->paths[i].access & LL_FS_WRITE_FILE) && !path_is_api_or_private(l->paths[i].path) &&
-                    !streq(l->paths[i].path, o->workdir))
-                        ADD("ReadWritePaths=-%s", l->paths[i].path);
+        ADD("MountAPIVFS=yes");
+        if (!landlock_grants(l, "/run")) {
+                /* The system bus, systemd's private socket and the like live there: Landlock does not
+                 * govern connect() to a named socket, so they must not be in the agent's view. */
+                ADD("TemporaryFileSystem=/run:ro");
+        }
+        for (size_t i = 0; i < l->n_paths; i++) {
+                const char *path = l->paths[i].path;
+                if (path_is_api_or_private(path) || path_startswith_dir(path, o->workdir))
+                        continue;
+                ADD("%s=-%s", l->paths[i].access & LL_FS_WRITE_FILE ? "BindPaths" : "BindReadOnlyPaths", path);
+        }
         for (size_t i = 0; i < p->n_inaccessible; i++)
                 ADD("InaccessiblePaths=-%s", p->inaccessible[i].path);
 

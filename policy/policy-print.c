@@ -74,8 +74,9 @@ int policy_print_unit(const PolicyCompiled *c, FILE *f) {
         fprintf(f, "# Compiled by openshell policy compile%s%s.\n", c->policy->file ? " from " : "",
                 c->policy->file ?: "");
         fputs("# A drop-in for the agent unit openshell-agent-NAME.service: the supervisor applies the same\n"
-              "# settings when it starts the sandbox. The Landlock ruleset, the extra seccomp filter and the\n"
-              "# egress table below are applied by openshell-exec and the egress proxy, not by systemd.\n",
+              "# settings when it starts the sandbox, in an empty RootDirectory= of its own into which the\n"
+              "# Bind*Paths= below put what the policy grants. The Landlock ruleset, the extra seccomp filter\n"
+              "# and the egress table below are applied by openshell-exec and the egress proxy, not by systemd.\n",
               f);
         fputs("[Service]\n", f);
         STRV_FOREACH(s, c->unit)

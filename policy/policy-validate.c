@@ -25,7 +25,7 @@ static bool path_has_dotdot(const char *p) {
 }
 
 /* Checks one path with upstream's messages and normalises it in place. */
-static bool validate_path(PolicyReporter *rep, PolicyPath *pp, const char *path, bool rw, bool systemd) {
+static bool validate_path(PolicyReporter *rep, PolicyPath *pp, const char *path, bool rw) {
         size_t len = strlen(pp->path);
         char *n;
 
@@ -46,9 +46,10 @@ static bool validate_path(PolicyReporter *rep, PolicyPath *pp, const char *path,
                 rep->r = -ENOMEM;
                 return false;
         }
-        if (systemd && strpbrk(n, " \t")) {
-                /* systemd's ReadWritePaths=/InaccessiblePaths= take whitespace-separated lists */
-                ERRP(rep, pp->place, path, "paths that systemd must make writable or hide cannot contain spaces: %s", pp->path);
+        if (strpbrk(n, " \t:")) {
+                /* Unit files take whitespace-separated path lists, and Bind*Paths= use ':' between source,
+                 * destination and options: such a path would mean something else in the compiled unit. */
+                ERRP(rep, pp->place, path, "paths that systemd binds into the sandbox or hides cannot contain spaces or ':': %s", pp->path);
                 free(n);
                 return false;
         }
@@ -62,13 +63,12 @@ static bool validate_path(PolicyReporter *rep, PolicyPath *pp, const char *path,
         return true;
 }
 
-static void validate_path_list(PolicyReporter *rep, PolicyPath *l, size_t n, const char *list_path, bool rw,
-                               bool systemd) {
+static void validate_path_list(PolicyReporter *rep, PolicyPath *l, size_t n, const char *list_path, bool rw) {
         for (size_t i = 0; i < n && rep->r >= 0; i++) {
                 _cleanup_free_ char *ip = policy_path_index(rep, list_path, l[i].index);
                 if (!ip)
                         return;
-                if (!validate_path(rep, &l[i], ip, rw, systemd))
+                if (!validate_path(rep, &l[i], ip, rw))
                         continue;
                 for (size_t j = 0; j < i; j++)
                         if (streq(l[j].path, l[i].path)) {
@@ -96,8 +96,8 @@ static void validate_filesystem(PolicyReporter *rep, Policy *p) {
                 PolicyPlace at = p->n_read_write > 0 ? p->read_write[0].place : p->read_only[0].place;
                 ERRP(rep, at, "filesystem_policy", "too many filesystem paths (%zu > %u)", total, POLICY_PATHS_MAX);
         }
-        validate_path_list(rep, p->read_only, p->n_read_only, "filesystem_policy.read_only", false, false);
-        validate_path_list(rep, p->read_write, p->n_read_write, "filesystem_policy.read_write", true, true);
+        validate_path_list(rep, p->read_only, p->n_read_only, "filesystem_policy.read_only", false);
+        validate_path_list(rep, p->read_write, p->n_read_write, "filesystem_policy.read_write", true);
         /* Landlock rights add up: a read-only path below a read-write one stays writable. */
         for (size_t i = 0; i < p->n_read_only; i++) {
                 const char *ro = p->read_only[i].path, *parent = NULL;
@@ -686,7 +686,7 @@ static void validate_extensions(PolicyReporter *rep, Policy *p) {
                         ERRP(rep, p->syscalls_allow[i].place, "x-openshell.syscalls",
                              "system call '%s' is both allowed and denied", p->syscalls_allow[i].path);
 
-        validate_path_list(rep, p->inaccessible, p->n_inaccessible, "x-openshell.filesystem.inaccessible", false, true);
+        validate_path_list(rep, p->inaccessible, p->n_inaccessible, "x-openshell.filesystem.inaccessible", false);
         for (size_t i = 0; i < p->n_inaccessible; i++)
                 if (streq(p->inaccessible[i].path, "/")) {
                         _cleanup_free_ char *ip = policy_path_index(rep, "x-openshell.filesystem.inaccessible", p->inaccessible[i].index);

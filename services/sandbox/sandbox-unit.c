@@ -22,6 +22,19 @@ static const char *const sandbox_unit_hardening[] = {
         "CollectMode=inactive-or-failed",
 };
 
+/* Appends one assignment. InaccessiblePaths= takes paths of the host even when the unit has a
+ * RootDirectory= (systemd.exec(5); systemd drops those outside the root without a word): a path the
+ * policy hides is hidden where the agent sees it, below the root directory. */
+static int add_assignment(char ***l, const SandboxUnitConfig *c, const char *a) {
+        static const char key[] = "InaccessiblePaths=";
+        const char *v = a + strlen(key);
+
+        if (!c->root_directory || !startswith(a, key))
+                return strv_extend(l, a);
+        return strv_extendf(l, "InaccessiblePaths=%s%s%s", *v == '-' ? "-" : "", c->root_directory,
+                            *v == '-' ? v + 1 : v);
+}
+
 int sandbox_unit_assignments(const SandboxUnitConfig *c, char ***ret) {
         _cleanup_free_ char *supervisor = NULL, *slice = NULL;
         _cleanup_strv_free_ char **l = NULL;
@@ -45,15 +58,21 @@ int sandbox_unit_assignments(const SandboxUnitConfig *c, char ***ret) {
         /* The policy's settings first: the fixed floor below comes after them, so that a policy can add
          * restrictions but never lift one of these (for systemd the last assignment wins). */
         STRV_FOREACH(a, c->policy_unit)
-                ADD("%s", *a);
+                if ((r = add_assignment(&l, c, *a)) < 0)
+                        return r;
         if (!sandbox_unit_assignment_value(c->policy_unit, "User")) {
                 ADD("User=%s", c->user);
                 ADD("Group=%s", c->user);
         }
+        if (c->root_directory) {
+                /* Only what the policy binds in is there: the rest of the host is not hidden, it is absent. */
+                ADD("RootDirectory=%s", c->root_directory);
+        }
         ADD("BindPaths=%s:%s", c->workdir, SANDBOX_WORKDIR_IN_SANDBOX);
         ADD("WorkingDirectory=%s", SANDBOX_WORKDIR_IN_SANDBOX);
         for (size_t i = 0; i < ELEMENTSOF(sandbox_unit_hardening); i++)
-                ADD("%s", sandbox_unit_hardening[i]);
+                if ((r = add_assignment(&l, c, sandbox_unit_hardening[i])) < 0)
+                        return r;
         if (c->credentials_dir) {
                 ADD("LoadCredential=" SANDBOX_LANDLOCK_CREDENTIAL ":%s/" SANDBOX_LANDLOCK_FILE, c->credentials_dir);
                 ADD("LoadCredential=" SANDBOX_SECCOMP_CREDENTIAL ":%s/" SANDBOX_SECCOMP_FILE, c->credentials_dir);

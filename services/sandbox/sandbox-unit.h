@@ -18,10 +18,15 @@ typedef struct SandboxUnitConfig {
          * SANDBOX_SECCOMP_FILE), or NULL: the agent then starts through openshell-exec, which applies
          * them, handed over with LoadCredential=. */
         const char *credentials_dir;
+        /* An empty directory the agent runs in (RootDirectory=): the compiled policy binds into it what
+         * it grants, nothing else is there. NULL: the host's root, read-only (no compiled policy). */
+        const char *root_directory;
 } SandboxUnitConfig;
 
 #define SANDBOX_LANDLOCK_FILE "landlock"
 #define SANDBOX_SECCOMP_FILE "seccomp.bpf"
+/* The agent's root directory, below the sandbox's runtime directory. */
+#define SANDBOX_ROOT_DIR "root"
 /* The credential names openshell-exec looks for in $CREDENTIALS_DIRECTORY. */
 #define SANDBOX_LANDLOCK_CREDENTIAL "openshell-landlock"
 #define SANDBOX_SECCOMP_CREDENTIAL "openshell-seccomp.bpf"

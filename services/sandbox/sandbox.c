@@ -214,6 +214,25 @@ static int write_compiled(const char *name, const PolicyCompiled *c, char **ret_
         return 0;
 }
 
+/* The agent's root directory: empty, root's, in the sandbox's runtime directory (gone when the supervisor
+ * stops). systemd creates the mount points of the compiled policy's binds in it when the agent starts. */
+static int prepare_root_directory(const char *runtime_dir, char **ret_path) {
+        _cleanup_free_ char *path = NULL;
+        struct stat st;
+
+        if (asprintf_safe(&path, "%s/" SANDBOX_ROOT_DIR, runtime_dir) < 0)
+                return log_oom();
+        if (mkdir(path, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Failed to create the agent's root directory %s: %m", path);
+        if (lstat(path, &st) < 0)
+                return log_error_errno(errno, "Failed to stat %s: %m", path);
+        if (!S_ISDIR(st.st_mode) || st.st_uid != 0)
+                return log_error_errno(SYNTHETIC_ERRNO(ENOTDIR), "%s is not a directory owned by root, refusing.",
+                                       path);
+        *ret_path = TAKE_PTR(path);
+        return 0;
+}
+
 /* Writes the agent unit's settings, one "Key=Value" per line, to SANDBOX_RUNTIME_DIR/NAME/agent.properties
  * (atomically): `openshell sandbox exec` and `connect` start their commands with exactly these. */
 static int write_agent_properties(const char *name, char *const *assignments) {
@@ -515,7 +534,8 @@ static void reset_stale_agent(Supervisor *s) {
 }
 
 static int supervisor_start_agent(Supervisor *s, const SandboxSpec *spec, const char *workdir,
-                                  const PolicyCompiled *compiled, const char *credentials_dir) {
+                                  const PolicyCompiled *compiled, const char *credentials_dir,
+                                  const char *root_directory) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_strv_free_ char **assignments = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -527,6 +547,7 @@ static int supervisor_start_agent(Supervisor *s, const SandboxSpec *spec, const 
                 .environment = spec->environment,
                 .policy_unit = compiled ? compiled->unit : NULL,
                 .credentials_dir = credentials_dir,
+                .root_directory = root_directory,
         };
         int r;
 
@@ -580,7 +601,7 @@ static int run(int argc, char *argv[]) {
         _cleanup_(sandbox_spec_freep) SandboxSpec *spec = NULL;
         _cleanup_(policy_compiled_freep) PolicyCompiled *compiled = NULL;
         _cleanup_(policy_freep) Policy *policy = NULL;
-        _cleanup_free_ char *workdir = NULL, *profile_policy = NULL, *credentials_dir = NULL;
+        _cleanup_free_ char *workdir = NULL, *profile_policy = NULL, *credentials_dir = NULL, *root_directory = NULL;
         const char *user;
         sigset_t mask;
         int r;
@@ -624,6 +645,9 @@ static int run(int argc, char *argv[]) {
         r = write_compiled(s.name, compiled, &credentials_dir);
         if (r < 0)
                 return r;
+        r = prepare_root_directory(credentials_dir, &root_directory);
+        if (r < 0)
+                return r;
 
         if (sandbox_agent_unit(s.name, &s.agent_unit) < 0 || bus_unit_path(s.agent_unit, &s.agent_path) < 0)
                 return log_oom();
@@ -651,7 +675,7 @@ static int run(int argc, char *argv[]) {
         if (r < 0)
                 return log_error_errno(r, "Failed to attach bus to event loop: %m");
 
-        r = supervisor_start_agent(&s, spec, workdir, compiled, credentials_dir);
+        r = supervisor_start_agent(&s, spec, workdir, compiled, credentials_dir, root_directory);
         if (r < 0)
                 return r;
 

@@ -34,6 +34,7 @@ typedef enum AssignmentKind {
         ASSIGN_DEVICE_ALLOW, /* a(ss): "PATH [rwm]" */
         ASSIGN_MODE,         /* u: octal */
         ASSIGN_CREDENTIAL,   /* a(ss): "ID:PATH" */
+        ASSIGN_TMPFS,        /* a(ss): "PATH[:OPTIONS]" */
         _ASSIGN_KIND_MAX,
 } AssignmentKind;
 
@@ -67,6 +68,7 @@ static const AssignmentType assignment_table[] = {
         { "MemoryDenyWriteExecute", ASSIGN_BOOL },
         { "MemoryHigh", ASSIGN_SIZE },
         { "MemoryMax", ASSIGN_SIZE },
+        { "MountAPIVFS", ASSIGN_BOOL },
         { "NoNewPrivileges", ASSIGN_BOOL },
         { "PartOf", ASSIGN_STRV },
         { "PrivateDevices", ASSIGN_BOOL },
@@ -87,11 +89,13 @@ static const AssignmentType assignment_table[] = {
         { "RestrictNamespaces", ASSIGN_NAMESPACES },
         { "RestrictRealtime", ASSIGN_BOOL },
         { "RestrictSUIDSGID", ASSIGN_BOOL },
+        { "RootDirectory", ASSIGN_STRING },
         { "Slice", ASSIGN_STRING },
         { "SystemCallArchitectures", ASSIGN_WORDS },
         { "SystemCallErrorNumber", ASSIGN_ERRNO },
         { "SystemCallFilter", ASSIGN_FILTER_LIST },
         { "TasksMax", ASSIGN_UINT64 },
+        { "TemporaryFileSystem", ASSIGN_TMPFS },
         { "UMask", ASSIGN_MODE },
         { "User", ASSIGN_STRING },
         { "WorkingDirectory", ASSIGN_STRING },
@@ -265,6 +269,18 @@ static int append_bind_path(sd_bus_message *m, const char *v) {
         return sd_bus_message_close_container(m);
 }
 
+static int append_tmpfs(sd_bus_message *m, const char *v) {
+        _cleanup_free_ char *path = NULL;
+        const char *colon = strchr(v, ':');
+
+        path = colon ? strndup(v, (size_t) (colon - v)) : strdup(v);
+        if (!path)
+                return -ENOMEM;
+        if (path[0] != '/')
+                return -EINVAL;
+        return sd_bus_message_append(m, "v", "a(ss)", 1, path, colon ? colon + 1 : "");
+}
+
 int bus_append_unit_assignment(sd_bus_message *m, const char *assignment) {
         const char *eq = strchr(assignment, '='), *v;
         const AssignmentType *t;
@@ -381,6 +397,9 @@ int bus_append_unit_assignment(sd_bus_message *m, const char *assignment) {
                 break;
         case ASSIGN_DEVICE_ALLOW:
                 r = append_device_allow(m, v);
+                break;
+        case ASSIGN_TMPFS:
+                r = append_tmpfs(m, v);
                 break;
         case ASSIGN_CREDENTIAL: {
                 const char *colon = strchr(v, ':');

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/if_packet.h>
@@ -31,8 +32,23 @@ static int report(int r) {
         return 1;
 }
 
+static int connect_unix(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd;
+
+        if (strlen(path) >= sizeof(sa.sun_path)) {
+                errno = ENAMETOOLONG;
+                return -1;
+        }
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -1;
+        return connect(fd, (struct sockaddr *) &sa, sizeof(sa));
+}
+
 static int usage(void) {
-        fputs("usage: openshell-probe open-read PATH | open-write PATH | mount | unshare user|net|mount|pid |\n"
+        fputs("usage: openshell-probe open-read PATH | open-write PATH | stat PATH | connect-unix PATH | mount | unshare user|net|mount|pid |\n"
               "       socket raw|packet|inet|vsock|bluetooth | ptrace PID | kill PID | setuid | euid |\n"
               "       chmod-suid PATH | syscall bpf|keyctl|userfaultfd|perf_event_open|io_uring_setup|memfd_create\n",
               stderr);
@@ -47,6 +63,12 @@ int main(int argc, char *argv[]) {
                 return report(open(arg, O_RDONLY | O_CLOEXEC | O_NONBLOCK));
         if (!strcmp(what, "open-write") && arg)
                 return report(open(arg, O_WRONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644));
+        if (!strcmp(what, "stat") && arg) {
+                struct stat st;
+                return report(lstat(arg, &st));
+        }
+        if (!strcmp(what, "connect-unix") && arg)
+                return report(connect_unix(arg));
         if (!strcmp(what, "mount"))
                 return report(mount("tmpfs", "/tmp", "tmpfs", 0, NULL));
         if (!strcmp(what, "unshare") && arg) {

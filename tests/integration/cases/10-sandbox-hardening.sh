@@ -9,7 +9,7 @@ cleanup_sandbox "$name"
 trap 'cleanup_sandbox "$name"; ip link del probe0 2>/dev/null || true' EXIT
 
 # Things the agent must NOT see or touch, each observable if a protection were missing.
-mkdir -p /srv/world-writable && chmod 1777 /srv/world-writable
+mkdir -p /srv/world-writable /var/log/world-writable && chmod 1777 /srv/world-writable /var/log/world-writable
 mkdir -p /home/alice && echo secret >/home/alice/readme && chmod 755 /home/alice && chmod 644 /home/alice/readme
 echo marker >/tmp/host-marker && chmod 644 /tmp/host-marker
 mkdir -p /var/lib/openshell/sandboxes/other && chmod 755 /var/lib/openshell/sandboxes/other
@@ -35,7 +35,10 @@ assert_eq "$(probe uid)" "$agent_uid" "agent uid (User=)"
 assert_eq "$(probe user)" openshell-agent "agent user"
 assert_eq "$(probe cwd)" /sandbox "working directory"
 assert_eq "$(probe root_mount)" ro "/ mount option (ProtectSystem=strict)"
-assert_eq "$(probe write_world_writable)" "Read-only file system" "write to a world-writable dir (ProtectSystem=strict)"
+assert_eq "$(probe write_world_writable)" "Read-only file system" "write to a world-writable dir of a read-only grant (BindReadOnlyPaths=)"
+assert_eq "$(probe srv_exists)" absent "a path the policy does not grant (RootDirectory=: only granted paths are bound)"
+assert_eq "$(probe var_lib_exists)" absent "/var/lib (not granted)"
+assert_eq "$(probe bus_socket_exists)" absent "the system bus socket (/run is an empty tmpfs)"
 assert_eq "$(probe write_sandbox)" ok "write to /sandbox (BindPaths)"
 assert_eq "$(probe read_home)" hidden "/home (ProtectHome=yes)"
 assert_eq "$(probe read_root_home)" hidden "/root (ProtectHome=yes)"
@@ -58,6 +61,8 @@ assert_eq "$(probe home)" /sandbox "HOME"
 show() { systemctl show -P "$1" "openshell-agent-$name.service"; }
 assert_eq "$(show User)" openshell-agent "User="
 assert_eq "$(show ProtectSystem)" strict "ProtectSystem="
+assert_eq "$(show RootDirectory)" "/run/openshell/sandboxes/$name/root" "RootDirectory="
+assert_eq "$(show TemporaryFileSystem)" "/run:ro" "TemporaryFileSystem="
 assert_eq "$(show ProtectHome)" yes "ProtectHome="
 assert_eq "$(show PrivateTmp)" yes "PrivateTmp="
 assert_eq "$(show PrivateDevices)" yes "PrivateDevices="

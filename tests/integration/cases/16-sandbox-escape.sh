@@ -30,12 +30,22 @@ attempt() {     # attempt EXPECTED-ERRNO-NAME PROBE-ARGS...: the agent tries, an
 
 attempt "EACCES|ENOENT" open-read /etc/shadow
 attempt "EACCES|ENOENT" open-read /root/.bashrc
-attempt "EACCES|ENOENT" open-read /home/alice/readme
-attempt "EACCES|ENOENT" open-read /var/lib/openshell/sandboxes/escape-other/secret
+# What the policy does not grant is not in the agent's file system at all: its root is an empty
+# directory into which only granted paths are bound (ENOENT, not a refusal).
+attempt "ENOENT" open-read /home/alice/readme
+attempt "ENOENT" stat /home/alice
+attempt "ENOENT" open-read /var/lib/openshell/sandboxes/escape-other/secret
+attempt "ENOENT" stat /var/lib/openshell
+attempt "ENOENT" open-read /var/lib/dpkg/status
+# Landlock does not govern connect() to a named socket: the system bus must not be there to reach.
+[ -S /run/dbus/system_bus_socket ] || fail "no system bus socket in the testbed: the check would prove nothing"
+attempt "ENOENT" connect-unix /run/dbus/system_bus_socket
+attempt "ENOENT" connect-unix /run/systemd/private
 attempt "EACCES|ENOENT" open-read /etc/openshell/sandboxes/escape-other.yaml
 attempt "EROFS" open-write /usr/bin/planted
 attempt "EROFS" open-write /etc/planted
-attempt "EROFS|EACCES" open-write /var/lib/planted
+attempt "ENOENT" open-write /var/lib/planted
+attempt "EROFS" open-write /var/log/planted
 attempt "ENOENT" open-read /dev/mem
 attempt "ENOENT" open-read /dev/kmsg
 attempt "ENOENT" open-read /dev/sda

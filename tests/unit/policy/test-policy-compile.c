@@ -160,7 +160,47 @@ START_TEST(test_include_workdir_false) {
         ck_assert_int_eq(policy_compile(p, NULL, &c), 0);
         for (size_t i = 0; i < c->landlock.n_paths; i++)
                 ck_assert_str_ne(c->landlock.paths[i].path, "/sandbox");
-        ck_assert(strv_contains(c->unit, "ReadWritePaths=-/srv/data"));
+        ck_assert(strv_contains(c->unit, "BindPaths=-/srv/data"));
+}
+END_TEST
+
+/* The agent's file system is an empty root with the grants bound in: read-only grants read-only,
+ * writable ones writable; API file systems, private folders and the workdir are not bound. */
+START_TEST(test_filesystem_view) {
+        _cleanup_(policy_compiled_freep) PolicyCompiled *c = NULL;
+        _cleanup_(policy_freep) Policy *p = NULL;
+
+        ck_assert_int_eq(load_string("version: 1\nfilesystem_policy:\n"
+                                     "  read_only: [/opt/tools, /sandbox/ro, /sys/class, /proc]\n"
+                                     "  read_write: [/srv/data, /tmp/x, /var/tmp, /dev/null]\n",
+                                     &p, NULL),
+                         0);
+        ck_assert_int_eq(policy_compile(p, NULL, &c), 0);
+        ck_assert(strv_contains(c->unit, "MountAPIVFS=yes"));
+        ck_assert(strv_contains(c->unit, "TemporaryFileSystem=/run:ro"));
+        ck_assert(strv_contains(c->unit, "BindReadOnlyPaths=-/opt/tools"));
+        ck_assert(strv_contains(c->unit, "BindReadOnlyPaths=-/usr"));   /* baseline */
+        ck_assert(strv_contains(c->unit, "BindPaths=-/srv/data"));
+        STRV_FOREACH(a, c->unit) {
+                const char *v = startswith(*a, "BindPaths=") ? *a + strlen("BindPaths=")
+                              : startswith(*a, "BindReadOnlyPaths=") ? *a + strlen("BindReadOnlyPaths=") : NULL;
+                if (!v)
+                        continue;
+                ck_assert_msg(!startswith(v, "-/sandbox") && !startswith(v, "-/sys") && !startswith(v, "-/proc") &&
+                              !startswith(v, "-/tmp") && !startswith(v, "-/var/tmp") && !startswith(v, "-/dev"),
+                              "%s should not be bound", *a);
+        }
+        /* Paths are bound, not made writable in the host's tree (which is not the agent's root). */
+        STRV_FOREACH(a, c->unit)
+                ck_assert_msg(!startswith(*a, "ReadWritePaths="), "unexpected %s", *a);
+
+        /* A policy that grants /run itself gets the host's, not an empty one. */
+        policy_compiled_free(TAKE_PTR(c));
+        policy_free(TAKE_PTR(p));
+        ck_assert_int_eq(load_string("version: 1\nfilesystem_policy: { read_only: [/run] }\n", &p, NULL), 0);
+        ck_assert_int_eq(policy_compile(p, NULL, &c), 0);
+        ck_assert(!strv_contains(c->unit, "TemporaryFileSystem=/run:ro"));
+        ck_assert(strv_contains(c->unit, "BindReadOnlyPaths=-/run"));
 }
 END_TEST
 
@@ -337,7 +377,7 @@ START_TEST(test_landlock_serialize) {
         FILE *f;
 
         ck_assert_int_eq(load_string("version: 1\nlandlock: { compatibility: hard_requirement }\n"
-                                     "filesystem_policy: { include_workdir: false, read_only: [/opt/my tools] }\n"
+                                     "filesystem_policy: { include_workdir: false, read_only: [/opt/my#tools] }\n"
                                      "x-openshell: { network: { tcp_bind_ports: [8080] } }\n",
                                      &p, NULL),
                          0);
@@ -359,7 +399,7 @@ START_TEST(test_landlock_serialize) {
                          "path 13 /etc\n"
                          "path 13 /lib\n"
                          "path 13 /lib64\n"
-                         "path 13 /opt/my tools\n"
+                         "path 13 /opt/my#tools\n"
                          "path 13 /proc\n"
                          "path 13 /sbin\n"
                          "path 65535 /tmp\n"
@@ -381,6 +421,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_golden_default);
         tcase_add_test(tc, test_minimal_defaults);
         tcase_add_test(tc, test_include_workdir_false);
+        tcase_add_test(tc, test_filesystem_view);
         tcase_add_test(tc, test_landlock_abi);
         tcase_add_test(tc, test_landlock_serialize);
         tcase_add_test(tc, test_seccomp_export);

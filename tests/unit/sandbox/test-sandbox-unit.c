@@ -57,6 +57,30 @@ START_TEST(test_assignments) {
 }
 END_TEST
 
+/* With a root directory: it is set, and every InaccessiblePaths= (which systemd takes as host paths even
+ * then) is moved below it, where the agent sees the path; other paths stay as they are. */
+START_TEST(test_root_directory) {
+        _cleanup_strv_free_ char **l = NULL;
+        SandboxUnitConfig c = config;
+
+        c.root_directory = "/run/openshell/sandboxes/demo/root";
+        c.policy_unit = (char *[]) { (char *) "InaccessiblePaths=-/etc/ssh", (char *) "InaccessiblePaths=/etc/shadow",
+                                     (char *) "BindReadOnlyPaths=-/usr", NULL };
+        ck_assert_int_eq(sandbox_unit_assignments(&c, &l), 0);
+        ck_assert(strv_contains(l, "RootDirectory=/run/openshell/sandboxes/demo/root"));
+        ck_assert(strv_contains(l, "InaccessiblePaths=-/run/openshell/sandboxes/demo/root/etc/ssh"));
+        ck_assert(strv_contains(l, "InaccessiblePaths=/run/openshell/sandboxes/demo/root/etc/shadow"));
+        ck_assert(strv_contains(l, "InaccessiblePaths=-/run/openshell/sandboxes/demo/root/var/lib/openshell"));
+        ck_assert(strv_contains(l, "BindReadOnlyPaths=-/usr"));
+        ck_assert(strv_contains(l, "BindPaths=/var/lib/openshell/sandboxes/demo:/sandbox"));
+        STRV_FOREACH(a, l)
+                ck_assert_msg(!startswith(*a, "InaccessiblePaths=") ||
+                                      strstr(*a, "=/run/openshell/sandboxes/demo/root/") ||
+                                      strstr(*a, "=-/run/openshell/sandboxes/demo/root/"),
+                              "not below the root: %s", *a);
+}
+END_TEST
+
 START_TEST(test_message) {
         _cleanup_(sd_bus_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
@@ -102,6 +126,7 @@ static Suite *suite(void) {
         TCase *tc = tcase_create("core");
 
         tcase_add_test(tc, test_assignments);
+        tcase_add_test(tc, test_root_directory);
         tcase_add_test(tc, test_message);
         tcase_add_test(tc, test_invalid_name);
         suite_add_tcase(s, tc);

@@ -38,6 +38,8 @@ START_TEST(test_assignments) {
         ck_assert_int_eq(bus_append_unit_assignment(m, "Environment=A=b c"), 0);
         ck_assert_int_eq(bus_append_unit_assignment(m, "BindPaths=/var/lib/x:/sandbox"), 0);
         ck_assert_int_eq(bus_append_unit_assignment(m, "BindReadOnlyPaths=-/opt/tool"), 0);
+        ck_assert_int_eq(bus_append_unit_assignment(m, "TemporaryFileSystem=/run:ro"), 0);
+        ck_assert_int_eq(bus_append_unit_assignment(m, "TemporaryFileSystem=/var"), 0);
         test_properties_message_seal(m);
 
         expect_property(m, "PrivateTmp", "b");
@@ -84,6 +86,18 @@ START_TEST(test_assignments) {
         ck_assert_str_eq(dst, "/opt/tool");
         ck_assert_int_eq(ignore, 1);
         end_property(m);
+
+        expect_property(m, "TemporaryFileSystem", "a(ss)");
+        ck_assert_int_ge(sd_bus_message_read(m, "v", "a(ss)", 1, &src, &s), 0);
+        ck_assert_str_eq(src, "/run");
+        ck_assert_str_eq(s, "ro");
+        end_property(m);
+
+        expect_property(m, "TemporaryFileSystem", "a(ss)");
+        ck_assert_int_ge(sd_bus_message_read(m, "v", "a(ss)", 1, &src, &s), 0);
+        ck_assert_str_eq(src, "/var");
+        ck_assert_str_eq(s, "");
+        end_property(m);
 }
 END_TEST
 
@@ -105,6 +119,7 @@ START_TEST(test_bad_assignments) {
                 { "BindPaths=/a:relative", -EINVAL },
                 { "BindPaths=/a:/b:ro", -EINVAL },
                 { "Environment=", -EINVAL },
+                { "TemporaryFileSystem=run:ro", -EINVAL },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
