@@ -362,6 +362,17 @@ static int format_size(uint64_t v, char *buf, size_t n) {
         return snprintf(buf, n, "%" PRIu64, v);
 }
 
+/* Appends a word to a space-separated list. */
+static int append_word(char **list, const char *word) {
+        char *n;
+
+        if (asprintf_safe(&n, "%s%s%s", *list ?: "", *list ? " " : "", word) < 0)
+                return -ENOMEM;
+        free(*list);
+        *list = n;
+        return 0;
+}
+
 static int compile_unit(const Policy *p, const PolicyCompileOptions *o, const PolicyLandlock *l, char ***ret) {
         static const char *const hardening[] = {
                 "NoNewPrivileges=yes",
@@ -416,22 +427,15 @@ static int compile_unit(const Policy *p, const PolicyCompileOptions *o, const Po
 
         /* The default deny set (minus what the policy allows) plus the policy's additions, in one
          * line. Argument filters are in the extra seccomp filter, which systemd cannot express. */
-        for (const char *const *s = policy_default_denied_syscalls; *s; s++) {
-                char *n;
-                if (syscall_allowed_by_policy(p, *s) || streq(*s, "seccomp"))
-                        continue;
-                if (asprintf_safe(&n, "%s%s%s", deny ?: "", deny ? " " : "", *s) < 0)
-                        return -ENOMEM;
-                free(deny);
-                deny = n;
-        }
-        for (size_t i = 0; i < p->n_syscalls_deny; i++) {
-                char *n;
-                if (asprintf_safe(&n, "%s%s%s", deny ?: "", deny ? " " : "", p->syscalls_deny[i].path) < 0)
-                        return -ENOMEM;
-                free(deny);
-                deny = n;
-        }
+        for (const char *const *s = policy_mandatory_denied_syscalls; *s; s++)
+                if ((r = append_word(&deny, *s)) < 0)
+                        return r;
+        for (const char *const *s = policy_allowable_denied_syscalls; *s; s++)
+                if (!syscall_allowed_by_policy(p, *s) && !streq(*s, "seccomp") && (r = append_word(&deny, *s)) < 0)
+                        return r;
+        for (size_t i = 0; i < p->n_syscalls_deny; i++)
+                if ((r = append_word(&deny, p->syscalls_deny[i].path)) < 0)
+                        return r;
         if (deny)
                 ADD("SystemCallFilter=~%s", deny);
 

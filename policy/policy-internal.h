@@ -27,5 +27,6 @@ static inline PolicyPlace place_of(const YamlNode *n) {
 char *policy_path_key(PolicyReporter *rep, const char *parent, const char *key);
 char *policy_path_index(PolicyReporter *rep, const char *parent, size_t i);
 
-/* The syscalls of the default extra deny set that x-openshell.syscalls.allow may take out. */
-extern const char *const policy_default_denied_syscalls[];
+/* The default extra deny set: what no policy can allow, and what x-openshell.syscalls.allow may take out. */
+extern const char *const policy_mandatory_denied_syscalls[];
+extern const char *const policy_allowable_denied_syscalls[];

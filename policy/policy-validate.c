@@ -641,17 +641,30 @@ static void validate_rules(PolicyReporter *rep, Policy *p) {
 
 /* ---- extensions ------------------------------------------------------------------------------- */
 
-/* Denied by the extra filter unless x-openshell.syscalls.allow names them (SPEC.md §2.3's
- * unconditional list, minus what systemd's own filter already covers everywhere). */
-const char *const policy_default_denied_syscalls[] = {
-        "memfd_create", "ptrace", "bpf", "process_vm_readv", "process_vm_writev", "pidfd_open", "pidfd_getfd",
-        "pidfd_send_signal", "io_uring_setup", "io_uring_enter", "io_uring_register", "mount", "fsopen", "fsconfig",
+/* Denied by the extra filter (SPEC.md §2.3's unconditional list, and more). The mandatory ones no
+ * policy can allow: tracing and reading other processes, kernel programs, mounts, namespaces,
+ * keyrings, page-fault handlers, perf, kexec, modules. The allowable ones are denied by default and
+ * x-openshell.syscalls.allow may take them out: runtimes use them for ordinary work (JITs, event
+ * loops, Chromium's own sandbox). */
+const char *const policy_mandatory_denied_syscalls[] = {
+        "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "bpf", "mount", "fsopen", "fsconfig",
         "fsmount", "fspick", "move_mount", "open_tree", "setns", "umount2", "pivot_root", "userfaultfd",
         "perf_event_open", "keyctl", "add_key", "request_key", "kexec_load", "kexec_file_load", "init_module",
-        "finit_module", "delete_module",
+        "finit_module", "delete_module", NULL,
+};
+const char *const policy_allowable_denied_syscalls[] = {
+        "memfd_create", "pidfd_open", "pidfd_send_signal", "io_uring_setup", "io_uring_enter", "io_uring_register",
         "seccomp", /* only SECCOMP_SET_MODE_FILTER, by the extra filter */
         NULL,
 };
+
+static bool syscall_is_allowable(const char *name) {
+        return strv_contains((char **) policy_allowable_denied_syscalls, name);
+}
+
+static bool syscall_is_mandatory(const char *name) {
+        return strv_contains((char **) policy_mandatory_denied_syscalls, name);
+}
 
 static bool placed_contains(const PolicyPath *l, size_t n, const char *s) {
         for (size_t i = 0; i < n; i++)
@@ -669,11 +682,15 @@ static void validate_syscall_list(PolicyReporter *rep, const PolicyPath *l, size
                         return;
                 if (seccomp_syscall_resolve_name(*s) == __NR_SCMP_ERROR)
                         ERRP(rep, l[i].place, ip, "unknown system call '%s'", *s);
-                else if (allow && !strv_contains((char **) policy_default_denied_syscalls, *s))
+                else if (allow && syscall_is_mandatory(*s))
                         ERRP(rep, l[i].place, ip,
-                             "system call '%s' is not in the default deny list, so it cannot be allowed here (only these can: memfd_create, ptrace, io_uring_setup, ... see policy/README.md)",
+                             "system call '%s' is always denied in a sandbox; a policy can only allow: memfd_create, pidfd_open, pidfd_send_signal, io_uring_setup, io_uring_enter, io_uring_register, seccomp",
                              *s);
-                else if (!allow && strv_contains((char **) policy_default_denied_syscalls, *s))
+                else if (allow && !syscall_is_allowable(*s))
+                        ERRP(rep, l[i].place, ip,
+                             "system call '%s' is not in the default deny list, so it cannot be allowed here (only these can: memfd_create, pidfd_open, pidfd_send_signal, io_uring_setup, io_uring_enter, io_uring_register, seccomp)",
+                             *s);
+                else if (!allow && (syscall_is_mandatory(*s) || syscall_is_allowable(*s)))
                         WARNP(rep, l[i].place, ip, "system call '%s' is already denied by default", *s);
         }
 }

@@ -250,6 +250,7 @@ START_TEST(test_seccomp_rules) {
         _cleanup_(policy_compiled_freep) PolicyCompiled *c = NULL, *c2 = NULL;
         _cleanup_(policy_freep) Policy *p = NULL, *p2 = NULL;
         bool clone3 = false, newuser = false, tiocsti = false, seccomp_filter = false, netlink = false;
+        bool found_mandatory = false;
 
         ck_assert_int_eq(load_string("version: 1\n", &p, NULL), 0);
         ck_assert_int_eq(policy_compile(p, NULL, &c), 0);
@@ -283,6 +284,38 @@ START_TEST(test_seccomp_rules) {
                         if (startswith(*u, "SystemCallFilter=~") && endswith(*u, " personality"))
                                 found = true;
                 ck_assert(found);
+        }
+        /* whatever the policy allows, the mandatory set stays denied */
+        STRV_FOREACH(u, c2->unit) {
+                if (!startswith(*u, "SystemCallFilter=~ptrace"))
+                        continue;
+                for (const char *const *m = (const char *const[]) { "ptrace", "bpf", "mount", "setns", "pivot_root",
+                                                                    "keyctl", "add_key", "userfaultfd", "perf_event_open",
+                                                                    "kexec_load", "finit_module", "process_vm_readv",
+                                                                    "pidfd_getfd", NULL };
+                     *m; m++) {
+                        _cleanup_free_ char *word = NULL;
+                        ck_assert_int_ge(asprintf(&word, " %s ", *m), 0);
+                        ck_assert_msg(strstr(*u, word) || startswith(*u + strlen("SystemCallFilter=~"), *m),
+                                      "%s missing from %s", *m, *u);
+                }
+                found_mandatory = true;
+        }
+        ck_assert(found_mandatory);
+}
+END_TEST
+
+/* The mandatory ones cannot be allowed: validation refuses such a policy. */
+START_TEST(test_mandatory_syscalls_not_allowable) {
+        _cleanup_(policy_freep) Policy *p = NULL;
+
+        for (const char *const *m = (const char *const[]) { "ptrace", "bpf", "mount", "setns", "keyctl", "userfaultfd",
+                                                            "perf_event_open", "init_module", NULL };
+             *m; m++) {
+                _cleanup_free_ char *yaml = NULL;
+                ck_assert_int_ge(asprintf(&yaml, "version: 1\nx-openshell: { syscalls: { allow: [%s] } }\n", *m), 0);
+                ck_assert_msg(load_string(yaml, &p, NULL) < 0, "allow: [%s] was accepted", *m);
+                p = policy_free(p);
         }
 }
 END_TEST
@@ -426,6 +459,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_landlock_serialize);
         tcase_add_test(tc, test_seccomp_export);
         tcase_add_test(tc, test_seccomp_rules);
+        tcase_add_test(tc, test_mandatory_syscalls_not_allowable);
         tcase_add_test(tc, test_gpu_and_resources);
         tcase_add_test(tc, test_no_gpu_by_default);
         tcase_add_test(tc, test_shipped_default);
