@@ -65,3 +65,20 @@ systemctl reset-failed "openshell-sandbox@$name.service" 2>/dev/null || true
 systemctl start "openshell-sandbox@$name.service"
 wait_until 10 test -s "/var/lib/openshell/sandboxes/$name/dollar"
 assert_eq "$(cat "/var/lib/openshell/sandboxes/$name/dollar")" 'home=/sandbox literal=$X' "command with \$ signs"
+
+# A persistent sandbox is a plain `systemctl enable`: multi-user.target wants it, so it is started at
+# boot (here: starting the target again starts what it wants and is not running), workdir intact.
+write_spec "$name" <<'SPEC'
+command: ["/bin/sleep", "infinity"]
+SPEC
+echo kept >"/var/lib/openshell/sandboxes/$name/persist"
+systemctl enable "openshell-sandbox@$name.service" 2>/dev/null
+[ -L "/etc/systemd/system/multi-user.target.wants/openshell-sandbox@$name.service" ] || fail "enable made no wants link"
+systemctl stop "openshell-sandbox@$name.service"
+assert_eq "$(unit_state "openshell-agent-$name.service")" gone "agent after stop"
+systemctl start multi-user.target
+wait_until 10 sh -c "[ \"\$(systemctl show -P ActiveState openshell-agent-$name.service)\" = active ]"
+assert_eq "$(unit_state "openshell-sandbox@$name.service")" active "enabled sandbox started with multi-user.target"
+assert_eq "$(openshell sandbox exec "$name" -- cat /sandbox/persist)" kept "workdir of the enabled sandbox"
+systemctl disable --now "openshell-sandbox@$name.service" 2>/dev/null
+[ ! -e "/etc/systemd/system/multi-user.target.wants/openshell-sandbox@$name.service" ] || fail "disable left the wants link"
