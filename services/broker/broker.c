@@ -23,7 +23,6 @@
 #include <curl/curl.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
-#include <systemd/sd-journal.h>
 
 #include "broker-buf.h"
 #include "broker-config.h"
@@ -256,7 +255,6 @@ static void broker_maybe_reload(Broker *b) {
 static void audit_send(Broker *b, const Request *r, const char *method, const char *path, int status,
                        const char *reason, const char *caller) {
         _cleanup_strv_free_ char **fields = NULL;
-        _cleanup_free_ struct iovec *iov = NULL;
         _cleanup_free_ char *bare = NULL;
         AuditRecord a = {
                 .caller = caller ?: "-",
@@ -265,7 +263,6 @@ static void audit_send(Broker *b, const Request *r, const char *method, const ch
                 .usage = TOKEN_USAGE_UNKNOWN,
                 .reason = reason,
         };
-        size_t n;
 
         bare = strndup(path ?: "-", strcspn(path ?: "-", "?"));
         if (!bare)
@@ -295,13 +292,7 @@ static void audit_send(Broker *b, const Request *r, const char *method, const ch
 
         if (audit_fields(&a, &fields) < 0)
                 return (void) log_oom();
-        n = strv_length(fields);
-        iov = calloc(n, sizeof(struct iovec));
-        if (!iov)
-                return (void) log_oom();
-        for (size_t i = 0; i < n; i++)
-                iov[i] = (struct iovec) { .iov_base = fields[i], .iov_len = strlen(fields[i]) };
-        if (sd_journal_sendv(iov, (int) n) < 0)
+        if (log_journal_fields(fields) < 0)
                 log_debug("Failed to send audit event to the journal, ignoring.");
         log_debug("%s", fields[2] + strlen("MESSAGE="));
 }

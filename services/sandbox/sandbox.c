@@ -26,6 +26,7 @@
 #include "policy-compile.h"
 #include "policy.h"
 #include "sandbox-name.h"
+#include "sandbox-oom.h"
 #include "sandbox-spec.h"
 #include "sandbox-unit.h"
 #include "string-util.h"
@@ -49,9 +50,16 @@ typedef struct Supervisor {
         int exec_main_code; /* CLD_EXITED, CLD_KILLED, ... */
         int exec_main_status;
         uint32_t main_pid;
+        /* For the report of an OOM kill: the agent's MemoryMax= as sent, whether its policy set it,
+         * its command, and (cgroup v1) the kernel's OOM notifications for its cgroup. */
+        const char *memory_max;
+        bool memory_max_from_policy;
+        const char *binary;
+        OomWatch oom_watch;
 } Supervisor;
 
 static void supervisor_done(Supervisor *s) {
+        oom_watch_done(&s->oom_watch);
         free(s->agent_unit);
         free(s->agent_path);
         free(s->result);
@@ -263,18 +271,21 @@ static int write_agent_properties(const char *name, char *const *assignments) {
         return 0;
 }
 
-/* keep: false — the sandbox was for one run: its spec and workdir go once the agent has ended. */
+/* keep: false — the sandbox was for one run: its spec, the policy copy `create --policy` made for it
+ * and its workdir go once the agent has ended. */
 static void remove_sandbox(const char *name) {
         _cleanup_close_ int state = -EBADF;
-        _cleanup_free_ char *spec = NULL;
+        _cleanup_free_ char *spec = NULL, *policy = NULL;
         int r;
 
-        if (sandbox_spec_path(name, &spec) < 0) {
+        if (sandbox_spec_path(name, &spec) < 0 || sandbox_policy_copy_path(name, &policy) < 0) {
                 log_oom();
                 return;
         }
         if (unlink(spec) < 0 && errno != ENOENT)
                 log_warning_errno(errno, "Failed to remove %s, ignoring: %m", spec);
+        if (unlink(policy) < 0 && errno != ENOENT)
+                log_warning_errno(errno, "Failed to remove %s, ignoring: %m", policy);
 
         state = open(SANDBOX_STATE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         r = state < 0 ? -errno : rm_rf_at(state, name);
@@ -352,12 +363,35 @@ static int agent_exit_status(const Supervisor *s) {
         return s->result && streq(s->result, "success") ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+/* The OOM killer ended the agent (or one of its processes): say so, with the limit it exceeded, as an
+ * audit event (sandbox-oom.h). */
+static void supervisor_report_oom(Supervisor *s) {
+        _cleanup_strv_free_ char **fields = NULL;
+        SandboxOomEvent ev = {
+                .sandbox = s->name,
+                .agent_unit = s->agent_unit,
+                .memory_max = s->memory_max ?: "infinity",
+                .from_policy = s->memory_max_from_policy,
+                .main_killed = s->exec_main_code == CLD_KILLED && s->exec_main_status == SIGKILL,
+                .pid = s->main_pid,
+                .binary = s->binary,
+        };
+
+        if (!(s->result && streq(s->result, "oom-kill")) && !s->oom_watch.oom)
+                return;
+        if (sandbox_oom_event_fields(&ev, &fields) < 0)
+                return (void) log_oom();
+        if (log_journal_fields(fields) < 0)
+                log_error("%s", fields[2] + strlen("MESSAGE=")); /* at least on stderr */
+}
+
 static void supervisor_agent_ended(Supervisor *s, const char *state) {
         int status = agent_exit_status(s);
 
         if (s->agent_ended)
                 return;
         s->agent_ended = true;
+        supervisor_report_oom(s);
 
         if (status == 0)
                 log_info("Agent %s finished successfully.", s->agent_unit);
@@ -402,8 +436,13 @@ static int read_service_properties(Supervisor *s, sd_bus_message *m) {
                         r = sd_bus_message_read(m, "v", "i", &s->exec_main_code);
                 else if (streq(prop, "ExecMainStatus"))
                         r = sd_bus_message_read(m, "v", "i", &s->exec_main_status);
-                else if (streq(prop, "MainPID"))
-                        r = sd_bus_message_read(m, "v", "u", &s->main_pid);
+                else if (streq(prop, "MainPID")) {
+                        uint32_t pid;
+                        /* 0 once it has exited: keep the last one, for the report of its end */
+                        r = sd_bus_message_read(m, "v", "u", &pid);
+                        if (r >= 0 && pid > 0)
+                                s->main_pid = pid;
+                }
                 else
                         r = sd_bus_message_skip(m, "v");
                 if (r < 0)
@@ -480,6 +519,28 @@ fail:
         return 0;
 }
 
+/* cgroup v1 only (see sandbox-oom.h). Best effort: the agent's limit applies either way; without the
+ * watch an OOM kill is reported as a plain SIGKILL. */
+static void supervisor_watch_oom(Supervisor *s) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *cgroup = NULL;
+        int r;
+
+        if (!oom_watch_needed())
+                return;
+        r = sd_bus_get_property_string(s->bus, SYSTEMD_BUS_NAME, s->agent_path, SYSTEMD_SERVICE_IFACE,
+                                       "ControlGroup", &error, &cgroup);
+        if (r < 0) {
+                log_debug("Failed to read the cgroup of %s, ignoring: %s", s->agent_unit, bus_error_message(&error, r));
+                return;
+        }
+        r = oom_watch_start(&s->oom_watch, s->event, cgroup);
+        if (r < 0)
+                log_full_errno(r == -ENOENT ? LOG_DEBUG : LOG_WARNING, r,
+                               "Cannot watch %s for OOM kills (cgroup v1 memory controller), ignoring: %m",
+                               s->agent_unit);
+}
+
 static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         Supervisor *s = userdata;
         const char *path, *unit, *result;
@@ -504,6 +565,7 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
         s->agent_started = true;
         (void) sd_bus_get_property_trivial(s->bus, SYSTEMD_BUS_NAME, s->agent_path, SYSTEMD_SERVICE_IFACE, "MainPID",
                                            NULL, 'u', &s->main_pid);
+        supervisor_watch_oom(s);
         log_info("Sandbox '%s' is running: agent unit %s, PID %" PRIu32 ".", s->name, s->agent_unit, s->main_pid);
         supervisor_notify_ready(s);
         return 0;
@@ -597,7 +659,7 @@ static int on_exit_signal(sd_event_source *source, const struct signalfd_siginfo
 }
 
 static int run(int argc, char *argv[]) {
-        _cleanup_(supervisor_done) Supervisor s = {};
+        _cleanup_(supervisor_done) Supervisor s = { .oom_watch = OOM_WATCH_NULL };
         _cleanup_(sandbox_spec_freep) SandboxSpec *spec = NULL;
         _cleanup_(policy_compiled_freep) PolicyCompiled *compiled = NULL;
         _cleanup_(policy_freep) Policy *policy = NULL;
@@ -636,6 +698,9 @@ static int run(int argc, char *argv[]) {
                 return r;
         warn_unapplied(s.name, spec);
         s.keep = spec->keep;
+        s.memory_max = sandbox_unit_assignment_value(compiled->unit, "MemoryMax");
+        s.memory_max_from_policy = policy->resources.memory_max != 0;
+        s.binary = spec->command ? spec->command[0] : NULL;
 
         /* The workdir belongs to whoever the policy runs the agent as. */
         user = sandbox_unit_assignment_value(compiled->unit, "User") ?: SANDBOX_AGENT_USER;

@@ -2,9 +2,14 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+
+#include <systemd/sd-journal.h>
 
 #include "log.h"
+#include "string-util.h"
 
 static int max_level = LOG_INFO;
 static bool to_journal = false;
@@ -66,4 +71,16 @@ int log_internal(int level, int error, const char *fmt, ...) {
         fputc('\n', stderr);
         funlockfile(stderr);
         return -error;
+}
+
+int log_journal_fields(char *const *fields) {
+        _cleanup_free_ struct iovec *iov = NULL;
+        size_t n = strv_length(fields);
+
+        iov = calloc(n, sizeof(struct iovec));
+        if (!iov)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                iov[i] = (struct iovec) { .iov_base = fields[i], .iov_len = strlen(fields[i]) };
+        return sd_journal_sendv(iov, (int) n);
 }

@@ -19,6 +19,9 @@ void log_set_prefix(const char *prefix);
 
 int log_internal(int level, int error, const char *fmt, ...) _printf_(3, 4);
 
+/* Sends one structured journal entry made of "FIELD=value" strings (audit events). */
+int log_journal_fields(char *const *fields);
+
 #define log_full_errno(level, error, ...)                                                               \
         ({                                                                                              \
                 int _level_ = (level), _e_ = (error);                                                   \

@@ -32,6 +32,10 @@ int sandbox_spec_path(const char *name, char **ret) {
         return derive(SANDBOX_SPEC_DIR "/", name, ".yaml", ret);
 }
 
+int sandbox_policy_copy_path(const char *name, char **ret) {
+        return derive(SANDBOX_POLICIES_DIR "/sandbox-", name, ".yaml", ret);
+}
+
 int sandbox_workdir_path(const char *name, char **ret) {
         return derive(SANDBOX_STATE_DIR "/", name, "", ret);
 }

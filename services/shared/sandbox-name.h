@@ -16,12 +16,16 @@ int sandbox_workdir_path(const char *name, char **ret);
 int sandbox_supervisor_unit(const char *name, char **ret);
 int sandbox_agent_unit(const char *name, char **ret);
 int sandbox_runtime_path(const char *name, char **ret);
+/* The copy of a policy `openshell sandbox create --policy` installs for this sandbox (the supervisor
+ * runs with ProtectHome=, so a policy in a home directory is copied where it can read it). */
+int sandbox_policy_copy_path(const char *name, char **ret);
 /* openshell-NAME.slice below openshell.slice; '-' in NAME is escaped ("\x2d"), since a dash in a
  * slice name means one level deeper. */
 int sandbox_slice_unit(const char *name, char **ret);
 
 #define SANDBOX_SPEC_DIR "/etc/openshell/sandboxes"
 #define SANDBOX_STATE_DIR "/var/lib/openshell/sandboxes"
+#define SANDBOX_POLICIES_DIR "/etc/openshell/policies"
 /* The supervisor's runtime folder (RuntimeDirectory=): what it applied, for `openshell sandbox exec`. */
 #define SANDBOX_RUNTIME_DIR "/run/openshell/sandboxes"
 #define SANDBOX_AGENT_PROPERTIES "agent.properties"

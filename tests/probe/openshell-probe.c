@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
@@ -18,6 +19,7 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
@@ -47,10 +49,65 @@ static int connect_unix(const char *path) {
         return connect(fd, (struct sockaddr *) &sa, sizeof(sa));
 }
 
+/* A bounded fork bomb: forks children that only wait, until fork() fails or MAX of them run, and
+ * reports how it ended ("denied: EAGAIN: ..." at a TasksMax= limit, "ok" if MAX were allowed). The
+ * children are kept HOLD seconds, so that a test can look at the full cgroup, then killed. */
+static int fork_bomb(unsigned hold, unsigned max) {
+        pid_t *children = calloc(max, sizeof(pid_t));
+        unsigned n = 0;
+        int saved = 0, r;
+
+        if (!children)
+                return report(-1);
+        fflush(stdout); /* nothing buffered may be copied into the children */
+        while (n < max) {
+                pid_t pid = fork();
+                if (pid < 0) {
+                        saved = errno;
+                        break;
+                }
+                if (pid == 0) {
+                        for (;;)
+                                pause();
+                }
+                children[n++] = pid;
+        }
+        errno = saved;
+        r = report(n < max ? -1 : 0);
+        fprintf(stderr, "%u processes forked\n", n);
+        fflush(stdout);
+        fflush(stderr);
+        sleep(hold);
+        for (unsigned i = 0; i < n; i++)
+                (void) kill(children[i], SIGKILL);
+        for (unsigned i = 0; i < n; i++)
+                (void) waitpid(children[i], NULL, 0);
+        free(children);
+        return r;
+}
+
+/* Allocates and touches memory, 1 MiB at a time, until it is killed (the OOM killer at a MemoryMax=
+ * limit), mmap() fails (denied: ENOMEM), or MAX_MIB are in use ("ok": no limit stopped it). It waits
+ * half a second first: on a cgroup v1 host the supervisor starts watching the agent's cgroup for OOM
+ * kills once systemd has started it (an agent killed before that is reported as a plain SIGKILL). */
+static int memory_hog(unsigned max_mib) {
+        const size_t chunk = 1 << 20;
+
+        (void) nanosleep(&(struct timespec) { .tv_nsec = 500 * 1000 * 1000 }, NULL);
+        for (unsigned i = 0; i < max_mib; i++) {
+                void *p = mmap(NULL, chunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                if (p == MAP_FAILED)
+                        return report(-1);
+                memset(p, 0x5a, chunk);
+        }
+        return report(0);
+}
+
 static int usage(void) {
         fputs("usage: openshell-probe open-read PATH | open-write PATH | stat PATH | connect-unix PATH | mount | unshare user|net|mount|pid |\n"
               "       socket raw|packet|inet|vsock|bluetooth | ptrace PID | kill PID | setuid | euid |\n"
-              "       chmod-suid PATH | syscall bpf|keyctl|userfaultfd|perf_event_open|io_uring_setup|memfd_create\n",
+              "       chmod-suid PATH | syscall bpf|keyctl|userfaultfd|perf_event_open|io_uring_setup|memfd_create |\n"
+              "       fork-bomb [HOLD-SECONDS [MAX]] | memory-hog [MAX-MIB]\n",
               stderr);
         return 2;
 }
@@ -121,5 +178,13 @@ int main(int argc, char *argv[]) {
         }
         if (!strcmp(what, "chmod-suid") && arg)
                 return report(chmod(arg, 04755));
+        if (!strcmp(what, "fork-bomb")) {
+                int max = argc > 3 ? atoi(argv[3]) : 10000;
+                if (max <= 0)
+                        return usage();
+                return fork_bomb(arg ? (unsigned) atoi(arg) : 0, (unsigned) max);
+        }
+        if (!strcmp(what, "memory-hog"))
+                return memory_hog(arg ? (unsigned) atoi(arg) : 1024);
         return usage();
 }

@@ -357,56 +357,40 @@ static int parse_backend(RouteArgs *a, const char *arg) {
         return 0;
 }
 
+enum {
+        ARG_PROVIDER = 0x100,
+        ARG_MODEL,
+        ARG_TIMEOUT,
+        ARG_NO_VERIFY,
+        ARG_SYSTEM,
+        ARG_BACKEND,
+        ARG_CLEAR,
+};
+
+/* set takes the options of update but --clear-backends, which therefore comes first. */
+static const struct option update_options[] = {
+        { "clear-backends", no_argument, NULL, ARG_CLEAR },
+        { "help", no_argument, NULL, 'h' },
+        { "provider", required_argument, NULL, ARG_PROVIDER },
+        { "model", required_argument, NULL, ARG_MODEL },
+        { "timeout", required_argument, NULL, ARG_TIMEOUT },
+        { "no-verify", no_argument, NULL, ARG_NO_VERIFY },
+        { "system", no_argument, NULL, ARG_SYSTEM },
+        { "backend", required_argument, NULL, ARG_BACKEND },
+        {},
+};
+#define set_options (update_options + 1)
+
+/* Returns 1 to go on, 0 when the help was printed, -EINVAL after a usage error's message. */
 static int parse_route_args(int argc, char *argv[], const char *verb, RouteArgs *a) {
-        enum {
-                ARG_PROVIDER = 0x100,
-                ARG_MODEL,
-                ARG_TIMEOUT,
-                ARG_NO_VERIFY,
-                ARG_SYSTEM,
-                ARG_BACKEND,
-                ARG_CLEAR
-        };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "provider", required_argument, NULL, ARG_PROVIDER },
-                { "model", required_argument, NULL, ARG_MODEL },
-                { "timeout", required_argument, NULL, ARG_TIMEOUT },
-                { "no-verify", no_argument, NULL, ARG_NO_VERIFY },
-                { "system", no_argument, NULL, ARG_SYSTEM },
-                { "backend", required_argument, NULL, ARG_BACKEND },
-                { "clear-backends", no_argument, NULL, ARG_CLEAR },
-                {},
-        };
+        const struct option *options = streq(verb, "set") ? set_options : update_options;
         int c;
 
         optind = 0;
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
-                        printf("Usage: openshell inference %s %s [--timeout SECS] [--no-verify] [--system]\n"
-                               "                            [--backend URL[,weight=N]]...%s\n\n"
-                               "%s the route of https://inference.local/v1 (or, with --system, of the 'system'\n"
-                               "route) in /etc/openshell/inference.yaml, and tell a running broker to reload.\n\n"
-                               "  --provider NAME     a provider from 'openshell provider list'\n"
-                               "  --model MODEL       the model every request is sent to (the request's own\n"
-                               "                      \"model\" is overwritten)\n"
-                               "  --timeout SECS      time until the first byte of an answer (default 60)\n"
-                               "  --no-verify         do not send the test request (one-token chat completion)\n"
-                               "  --backend URL       a model server for this route (repeatable: several GPU\n"
-                               "                      servers share the load, in proportion to ,weight=N, 1 to\n"
-                               "                      1000, default 1); default: the provider's base URL\n"
-                               "%s",
-                               verb,
-                               streq(verb, "set") ? "--provider NAME --model MODEL"
-                                                  : "[--provider NAME] [--model MODEL]",
-                               streq(verb, "set") ? "" : " [--clear-backends]",
-                               streq(verb, "set") ? "Set" : "Change",
-                               streq(verb, "set") ? ""
-                                                  : "  --clear-backends    forget the route's --backend list: back to the "
-                                                    "provider's base URL\n"
-                                                    "Options not given keep their values.\n");
-                        return 1;
+                        return verb_help();
                 case ARG_PROVIDER:
                         a->provider = optarg;
                         break;
@@ -438,9 +422,6 @@ static int parse_route_args(int argc, char *argv[], const char *verb, RouteArgs 
                                 return -EINVAL;
                         break;
                 case ARG_CLEAR:
-                        if (streq(verb, "set"))
-                                return log_error("--clear-backends is an option of 'inference update'"),
-                                       -EINVAL;
                         a->clear_backends = true;
                         break;
                 default:
@@ -463,7 +444,7 @@ static int parse_route_args(int argc, char *argv[], const char *verb, RouteArgs 
                         return -EINVAL;
                 }
         }
-        return 0;
+        return 1;
 }
 
 /* Loads the provider and its API key (the type's key, else the first credential; NULL if none). */
@@ -655,12 +636,10 @@ static int inference_set(int argc, char *argv[]) {
         int r;
 
         r = parse_route_args(argc, argv, "set", &a);
-        if (r != 0)
-                return r > 0 ? EXIT_SUCCESS : EXIT_USAGE;
-        if (!a.provider || !a.model) {
-                log_error("inference set needs --provider NAME and --model MODEL");
-                return EXIT_USAGE;
-        }
+        if (r <= 0)
+                return r == -EINVAL ? verb_usage() : r;
+        if (!a.provider || !a.model)
+                return usage_error("inference set needs --provider NAME and --model MODEL");
         r = route_apply("set", &a);
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
@@ -670,37 +649,35 @@ static int inference_update(int argc, char *argv[]) {
         int r;
 
         r = parse_route_args(argc, argv, "update", &a);
-        if (r != 0)
-                return r > 0 ? EXIT_SUCCESS : EXIT_USAGE;
+        if (r <= 0)
+                return r == -EINVAL ? verb_usage() : r;
         r = route_apply("update", &a);
-        return r == -EINVAL ? EXIT_USAGE : r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        return r == -EINVAL ? verb_usage() : r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+/* delete takes the options of get but --output, which therefore comes first. */
+static const struct option get_options[] = {
+        { "output", required_argument, NULL, 'o' },
+        { "help", no_argument, NULL, 'h' },
+        { "system", no_argument, NULL, 's' },
+        {},
+};
+#define delete_options (get_options + 1)
+
+/* get (fmt non-NULL) and delete. Returns 1 to go on, 0 when the help was printed, -EINVAL after a
+ * usage error's message. */
 static int parse_simple(int argc, char *argv[], const char *verb, bool *system, OutputFormat *fmt) {
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "system", no_argument, NULL, 's' },
-                { "output", required_argument, NULL, 'o' },
-                {},
-        };
         int c;
 
         optind = 0;
-        while ((c = getopt_long(argc, argv, fmt ? "ho:" : "h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, fmt ? "ho:" : "h", fmt ? get_options : delete_options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
-                        printf("Usage: openshell inference %s [--system]%s\n\n%s\n", verb,
-                               fmt ? " [-o table|json|yaml]" : "",
-                               streq(verb, "get")
-                                       ? "Show the route of https://inference.local/v1."
-                                       : "Remove the route: inference.local answers 400 'no inference route configured'.");
-                        return 1;
+                        return verb_help();
                 case 's':
                         *system = true;
                         break;
                 case 'o':
-                        if (!fmt)
-                                return -EINVAL;
                         if (parse_output_format(optarg, fmt) < 0)
                                 return -EINVAL;
                         break;
@@ -711,7 +688,7 @@ static int parse_simple(int argc, char *argv[], const char *verb, bool *system, 
                 log_error("inference %s takes no arguments, got '%s'", verb, argv[optind]);
                 return -EINVAL;
         }
-        return 0;
+        return 1;
 }
 
 static int inference_get(int argc, char *argv[]) {
@@ -723,8 +700,8 @@ static int inference_get(int argc, char *argv[]) {
         int r;
 
         r = parse_simple(argc, argv, "get", &system, &fmt);
-        if (r != 0)
-                return r > 0 ? EXIT_SUCCESS : EXIT_USAGE;
+        if (r <= 0)
+                return r == -EINVAL ? verb_usage() : r;
         r = inference_file_load(&f, &d);
         if (r < 0) {
                 diag_list_print(&d, stderr);
@@ -794,8 +771,8 @@ static int inference_delete(int argc, char *argv[]) {
         int r;
 
         r = parse_simple(argc, argv, "delete", &system, NULL);
-        if (r != 0)
-                return r > 0 ? EXIT_SUCCESS : EXIT_USAGE;
+        if (r <= 0)
+                return r == -EINVAL ? verb_usage() : r;
         name = system ? INFERENCE_ROUTE_SYSTEM : INFERENCE_ROUTE_DEFAULT;
         r = inference_file_load(&f, &d);
         if (r < 0) {
@@ -815,23 +792,171 @@ static int inference_delete(int argc, char *argv[]) {
         return EXIT_SUCCESS;
 }
 
-static const Verb inference_verbs[] = {
-        { "set", "Route inference.local to a provider and model (verified)", inference_set },
-        { "update", "Change the provider, model, timeout or backends of the route", inference_update },
-        { "get", "Show the route", inference_get },
-        { "delete", "Remove the route", inference_delete },
+#define ROUTE_FILE "/etc/openshell/inference.yaml"
+
+_Static_assert(BROKER_TIMEOUT_DEFAULT_SEC == 60 && INFERENCE_TIMEOUT_MAX == 3600 && BROKER_BACKENDS_MAX == 64 &&
+                       VERIFY_TIMEOUT_MAX_SEC == 30,
+               "the manual of inference set and update states these numbers");
+
+/* What the manuals of set and update share. */
+#define ROUTE_VERIFY_TEXT                                                                                       \
+        "Unless --no-verify is given, the route is tried first: a one-token chat completion (POST "             \
+        "BASE/chat/completions, or BASE/messages for anthropic) with the provider's credential to each "        \
+        "backend, or to the provider's base URL, waiting at most 30 seconds (the --timeout if shorter). A "     \
+        "failure is explained in terms of what to fix (server not running, wrong URL or model, credential "     \
+        "refused) and saves nothing; reading the credential needs root.\n"
+
+#define ROUTE_OPTIONS                                                                                           \
+        { "--timeout SECS",                                                                                     \
+          "How long the broker waits for the first byte of an answer, 1 to 3600 seconds (a new route: 60)." },  \
+        { "--no-verify", "Save the route without trying it." },                                                 \
+        { "--system",                                                                                           \
+          "The route named 'system' (upstream's system inference) instead of 'inference.local': the broker "   \
+          "takes it for requests whose model, or Host, is 'system'." },                                         \
+        { "--backend URL[,weight=N]",                                                                           \
+          "A model server of the route, a base URL like the provider's, e.g. http://10.0.0.7:8000/v1 "          \
+          "(repeatable, at most 64): the broker shares the load among them in "                                 \
+          "proportion to their weights (1 to 1000, default 1) and fails over before the first byte. Default: "  \
+          "the provider's base URL." }
+
+#define ROUTE_SEE_ALSO                                                                                          \
+        "The route by hand: edit " ROUTE_FILE ", then 'systemctl reload openshell-broker.service'. "             \
+        "journalctl -u openshell-broker shows each request; openshell provider --help.\n"
+
+static const Verb inference_set_verb = {
+        .name = "set",
+        .summary = "Route inference.local to a provider and model (verified)",
+        .synopsis = "--provider NAME --model MODEL [--timeout SECS] [--no-verify] [--system] "
+                    "[--backend URL[,weight=N]]...",
+        .description =
+                "Set the route of inference.local: every request to the broker's http://inference.local/v1 goes "
+                "to the provider NAME, with its \"model\" replaced by MODEL and the provider's credential added. "
+                "The route replaces the previous one in " ROUTE_FILE ", and a running openshell-broker.service is "
+                "told to reload it (as 'systemctl try-reload-or-restart' does).\n"
+                "\n" ROUTE_VERIFY_TEXT,
+        .options = (const VerbItem[]) {
+                { "--provider NAME", "A provider from 'openshell provider list'." },
+                { "--model MODEL", "The model every request is sent to, as the server names it." },
+                ROUTE_OPTIONS,
+                {},
+        },
+        .exit_status = (const VerbItem[]) {
+                { "0", "The route was saved." },
+                { "1", "The provider does not exist or is invalid, its credential cannot be read, the route did "
+                       "not work (nothing saved), or " ROUTE_FILE " cannot be written (run as root)." },
+                { "2", "Usage error: an unknown option, no --provider or --model, a malformed name, timeout or "
+                       "URL." },
+                {},
+        },
+        .examples = "  openshell inference set --provider vllm --model meta-llama/Llama-3.1-8B-Instruct\n"
+                    "  openshell inference set --provider vllm --model llama --no-verify \\\n"
+                    "      --backend http://gpu1:8000/v1 --backend http://gpu2:8000/v1,weight=2\n",
+        .see_also = ROUTE_SEE_ALSO,
+        .run = inference_set,
+        .getopt = set_options,
 };
 
-int verb_inference(int argc, char *argv[]) {
-        if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h")) {
-                FILE *f = argc < 2 ? stderr : stdout;
-                fprintf(f,
-                        "Usage: openshell inference COMMAND ...\n\n"
-                        "https://inference.local/v1 inside every sandbox (and the broker socket\n"
-                        "/run/openshell/broker.sock on the host) reaches the provider and model set here.\n\n"
-                        "Commands:\n");
-                verb_print_table(inference_verbs, ELEMENTSOF(inference_verbs), f);
-                return argc < 2 ? EXIT_USAGE : EXIT_SUCCESS;
-        }
-        return verb_dispatch("inference", inference_verbs, ELEMENTSOF(inference_verbs), argc - 1, argv + 1);
-}
+static const Verb inference_update_verb = {
+        .name = "update",
+        .summary = "Change the provider, model, timeout or backends of the route",
+        .synopsis = "[--provider NAME] [--model MODEL] [--timeout SECS] [--no-verify] [--system] "
+                    "[--backend URL[,weight=N]]... [--clear-backends]",
+        .description =
+                "Change the existing route of inference.local in " ROUTE_FILE ": options not given keep their "
+                "values, and the backends stay unless --backend or --clear-backends is given or the provider "
+                "changes. A running openshell-broker.service is told to reload.\n"
+                "\n" ROUTE_VERIFY_TEXT,
+        .options = (const VerbItem[]) {
+                { "--provider NAME", "Another provider from 'openshell provider list'." },
+                { "--model MODEL", "Another model." },
+                ROUTE_OPTIONS,
+                { "--clear-backends", "Forget the route's backends: back to the provider's base URL." },
+                {},
+        },
+        .exit_status = (const VerbItem[]) {
+                { "0", "The route was changed." },
+                { "1", "There is no route to change (use 'inference set'), the provider does not exist or cannot "
+                       "be read, the route did not work (nothing saved), or " ROUTE_FILE " cannot be written." },
+                { "2", "Usage error: an unknown option, none of --provider, --model, --timeout, --backend and "
+                       "--clear-backends, a malformed value." },
+                {},
+        },
+        .examples = "  openshell inference update --model meta-llama/Llama-3.1-70B-Instruct\n"
+                    "  openshell inference update --clear-backends\n",
+        .see_also = ROUTE_SEE_ALSO,
+        .run = inference_update,
+        .getopt = update_options,
+};
+
+static const Verb inference_get_verb = {
+        .name = "get",
+        .summary = "Show the route",
+        .synopsis = "[--system] [-o table|json|yaml]",
+        .description =
+                "Show the route of inference.local from " ROUTE_FILE ": provider, model, timeout, and the backends "
+                "(or the provider's base URL), under upstream's heading 'Gateway inference:'; 'Not configured.' "
+                "when there is none, and a warning when its provider does not exist.\n",
+        .options = (const VerbItem[]) {
+                { "--system", "The route named 'system' instead." },
+                { "-o, --output table|json|yaml",
+                  "table (the default); json, one object ({} without a route); yaml, the route as " ROUTE_FILE
+                  " holds it." },
+                {},
+        },
+        .exit_status = (const VerbItem[]) {
+                { "0", "The route was shown, or that there is none." },
+                { "1", ROUTE_FILE " is invalid or cannot be read." },
+                VERB_EXIT_USAGE,
+                {},
+        },
+        .examples = "  openshell inference get\n"
+                    "  openshell inference get -o json\n",
+        .see_also = "cat " ROUTE_FILE "; openshell provider get.\n",
+        .run = inference_get,
+        .getopt = get_options,
+};
+
+static const Verb inference_delete_verb = {
+        .name = "delete",
+        .summary = "Remove the route",
+        .synopsis = "[--system]",
+        .description =
+                "Remove the route of inference.local from " ROUTE_FILE " and tell a running "
+                "openshell-broker.service to reload: requests then get 400 'no inference route configured'. The "
+                "provider stays.\n",
+        .options = (const VerbItem[]) {
+                { "--system", "The route named 'system' instead." },
+                {},
+        },
+        .exit_status = (const VerbItem[]) {
+                { "0", "The route was removed." },
+                { "1", "There is no such route, or " ROUTE_FILE " cannot be read or written (run as root)." },
+                VERB_EXIT_USAGE,
+                {},
+        },
+        .examples = "  openshell inference delete\n",
+        .see_also = ROUTE_SEE_ALSO,
+        .run = inference_delete,
+        .getopt = delete_options,
+};
+
+const Verb inference_verb = {
+        .name = "inference",
+        .summary = "Set and show the route of inference.local",
+        .description =
+                "The inference broker, openshell-broker.service, started by openshell-broker.socket on the first "
+                "connection to /run/openshell/broker.sock, answers OpenAI-compatible requests to "
+                "http://inference.local/v1 there and sends them to the provider and model of a route: upstream's "
+                "'gateway inference'. Sandboxes are to reach it as https://inference.local/v1 through their "
+                "egress proxy, which is not there yet. The routes are in " ROUTE_FILE ", which the broker re-reads "
+                "when it changes; providers and their credentials come from 'openshell provider'.\n",
+        .see_also = "openshell provider --help, systemctl status openshell-broker.socket, journalctl -u "
+                    "openshell-broker.\n",
+        .verbs = (const Verb *const[]) {
+                &inference_set_verb,
+                &inference_update_verb,
+                &inference_get_verb,
+                &inference_delete_verb,
+                NULL,
+        },
+};

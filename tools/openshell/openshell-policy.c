@@ -10,35 +10,29 @@
 #include "policy.h"
 #include "string-util.h"
 
-static int policy_validate_verb(int argc, char *argv[]) {
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "quiet", no_argument, NULL, 'q' },
-                {},
-        };
+static const struct option validate_options[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "quiet", no_argument, NULL, 'q' },
+        {},
+};
+
+static int policy_validate_run(int argc, char *argv[]) {
         bool quiet = false, invalid = false;
         int c;
 
         optind = 0;
-        while ((c = getopt_long(argc, argv, "hq", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "hq", validate_options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
-                        printf("Usage: openshell policy validate [--quiet] FILE...\n\n"
-                               "Check sandbox policy files: every error and warning is printed as\n"
-                               "FILE:LINE:COLUMN: path.to.key: message. Exit status 0 if all files are valid\n"
-                               "(warnings do not fail), 1 if any is invalid, 2 on usage errors.\n\n"
-                               "  -q --quiet   Do not print \"FILE: valid\" lines\n");
-                        return EXIT_SUCCESS;
+                        return verb_help();
                 case 'q':
                         quiet = true;
                         break;
                 default:
-                        return EXIT_USAGE;
+                        return verb_usage();
                 }
-        if (optind >= argc) {
-                log_error("policy validate needs at least one FILE");
-                return EXIT_USAGE;
-        }
+        if (optind >= argc)
+                return usage_error("policy validate needs at least one FILE");
 
         for (int i = optind; i < argc; i++) {
                 _cleanup_(policy_freep) Policy *p = NULL;
@@ -61,13 +55,15 @@ static int policy_validate_verb(int argc, char *argv[]) {
         return invalid ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
-static int policy_compile_verb(int argc, char *argv[]) {
-        enum { ARG_FORMAT = 0x100 };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "format", required_argument, NULL, ARG_FORMAT },
-                {},
-        };
+enum { ARG_FORMAT = 0x100 };
+
+static const struct option compile_options[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "format", required_argument, NULL, ARG_FORMAT },
+        {},
+};
+
+static int policy_compile_run(int argc, char *argv[]) {
         _cleanup_(policy_compiled_freep) PolicyCompiled *compiled = NULL;
         _cleanup_(policy_freep) Policy *p = NULL;
         _cleanup_(diag_list_done) DiagList d = {};
@@ -75,31 +71,23 @@ static int policy_compile_verb(int argc, char *argv[]) {
         int c, r;
 
         optind = 0;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "h", compile_options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
-                        printf("Usage: openshell policy compile [--format=unit|json] FILE\n\n"
-                               "Print what a policy becomes: the systemd settings of the agent unit (a drop-in\n"
-                               "a person can read and paste), with the Landlock ruleset, the extra seccomp filter\n"
-                               "and the egress table as comments (unit, the default), or all four as JSON.\n");
-                        return EXIT_SUCCESS;
+                        return verb_help();
                 case ARG_FORMAT:
                         if (streq(optarg, "json"))
                                 json = true;
                         else if (streq(optarg, "unit"))
                                 json = false;
-                        else {
-                                log_error("unknown --format '%s' (expected unit or json)", optarg);
-                                return EXIT_USAGE;
-                        }
+                        else
+                                return usage_error("unknown --format '%s' (expected unit or json)", optarg);
                         break;
                 default:
-                        return EXIT_USAGE;
+                        return verb_usage();
                 }
-        if (argc - optind != 1) {
-                log_error("policy compile needs exactly one FILE");
-                return EXIT_USAGE;
-        }
+        if (argc - optind != 1)
+                return usage_error("policy compile needs exactly one FILE");
 
         r = policy_load_file(argv[optind], &p, &d);
         diag_list_print(&d, stderr);
@@ -121,17 +109,78 @@ static int policy_compile_verb(int argc, char *argv[]) {
         return EXIT_SUCCESS;
 }
 
-static const Verb policy_verbs[] = {
-        { "validate", "Check policy files and print every problem", policy_validate_verb },
-        { "compile", "Print the systemd, Landlock, seccomp and egress settings of a policy", policy_compile_verb },
+static const Verb policy_validate_verb = {
+        .name = "validate",
+        .summary = "Check policy files and print every problem",
+        .synopsis = "[--quiet] FILE...",
+        .description =
+                "Check sandbox policy files, in upstream OpenShell's policy format, with upstream's rules and "
+                "messages. Every error and warning of every FILE is printed to standard error as "
+                "FILE:LINE:COLUMN: path.to.key: message, and 'FILE: valid' (or 'valid (with warnings)') to "
+                "standard output. A key upstream defines but this implementation does not enforce yet is an error "
+                "that says so, never ignored. Reads only the files; needs neither root nor systemd.\n",
+        .options = (const VerbItem[]) {
+                { "-q, --quiet", "Do not print the 'FILE: valid' lines: only problems." },
+                {},
+        },
+        .exit_status = (const VerbItem[]) {
+                { "0", "Every FILE is valid (warnings do not count)." },
+                { "1", "A FILE is invalid or cannot be read." },
+                VERB_EXIT_USAGE,
+                {},
+        },
+        .examples = "  openshell policy validate my-policy.yaml\n"
+                    "  openshell policy validate -q /etc/openshell/policies/*.yaml\n",
+        .see_also = "openshell policy compile, openshell sandbox create --policy; the policy format in "
+                    "policy/README.md of openshell-systemd.\n",
+        .run = policy_validate_run,
+        .getopt = validate_options,
 };
 
-int verb_policy(int argc, char *argv[]) {
-        if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h")) {
-                FILE *f = argc < 2 ? stderr : stdout;
-                fprintf(f, "Usage: openshell policy COMMAND ...\n\nCommands:\n");
-                verb_print_table(policy_verbs, ELEMENTSOF(policy_verbs), f);
-                return argc < 2 ? EXIT_USAGE : EXIT_SUCCESS;
-        }
-        return verb_dispatch("policy", policy_verbs, ELEMENTSOF(policy_verbs), argc - 1, argv + 1);
-}
+static const Verb policy_compile_verb = {
+        .name = "compile",
+        .summary = "Print the systemd, Landlock, seccomp and egress settings of a policy",
+        .synopsis = "[--format=unit|json] FILE",
+        .description =
+                "Validate FILE, as 'policy validate' does, and print what it becomes for a sandbox's agent unit, "
+                "so that a person can review it before granting access: the unit's settings (User=, "
+                "ProtectSystem=, BindPaths=, SystemCallFilter=, MemoryMax=, ...), the Landlock ruleset "
+                "openshell-exec applies, the seccomp filter systemd's SystemCallFilter= cannot express, and the "
+                "egress table (endpoints, ports, binaries, decision). The supervisor adds a fixed floor of "
+                "restrictions after these settings, which no policy can lift. Needs neither root nor systemd.\n",
+        .options = (const VerbItem[]) {
+                { "--format=unit|json",
+                  "unit (the default): a drop-in for the agent unit, with the Landlock ruleset, the seccomp "
+                  "filter and the egress table as comments. json: all four as one JSON object, for programs." },
+                {},
+        },
+        .exit_status = (const VerbItem[]) {
+                { "0", "The compiled policy was printed." },
+                { "1", "FILE is invalid or cannot be read (the problems are on standard error), or the output "
+                       "cannot be written." },
+                VERB_EXIT_USAGE,
+                {},
+        },
+        .examples = "  openshell policy compile my-policy.yaml\n"
+                    "  openshell policy compile --format=json my-policy.yaml | jq .unit\n",
+        .see_also = "systemd.exec(5), systemd.resource-control(5), landlock(7), systemd-analyze(1) security, "
+                    "openshell policy validate.\n",
+        .run = policy_compile_run,
+        .getopt = compile_options,
+};
+
+const Verb policy_verb = {
+        .name = "policy",
+        .summary = "Validate and compile sandbox policies",
+        .description =
+                "Sandbox policies are upstream OpenShell's policy YAML (filesystem_policy, landlock, process, "
+                "network_policies), with this project's extensions under the key x-openshell. These commands "
+                "check a policy and show what it becomes; they read files only. A sandbox gets its policy with "
+                "'openshell sandbox create --policy FILE'.\n",
+        .see_also = "openshell sandbox create, the policy format in policy/README.md of openshell-systemd.\n",
+        .verbs = (const Verb *const[]) {
+                &policy_validate_verb,
+                &policy_compile_verb,
+                NULL,
+        },
+};

@@ -297,20 +297,33 @@ static int report_load_error(int r, const char *name, DiagList *d) {
         return log_error_errno(r, "Cannot read provider '%s': %m", name);
 }
 
+enum {
+        ARG_NAME = 0x100,
+        ARG_TYPE,
+        ARG_CREDENTIAL,
+        ARG_CONFIG,
+        ARG_FROM_EXISTING,
+        ARG_UNSUPPORTED,
+        ARG_NAMES,
+        ARG_LIMIT,
+        ARG_OFFSET,
+        ARG_ALL_WS,
+};
+
+static const struct option create_options[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "name", required_argument, NULL, ARG_NAME },
+        { "type", required_argument, NULL, ARG_TYPE },
+        { "credential", required_argument, NULL, ARG_CREDENTIAL },
+        { "config", required_argument, NULL, ARG_CONFIG },
+        { "from-existing", no_argument, NULL, ARG_FROM_EXISTING },
+        { "from-gcloud-adc", no_argument, NULL, ARG_UNSUPPORTED },
+        { "runtime-credentials", no_argument, NULL, ARG_UNSUPPORTED },
+        { "global-profile", no_argument, NULL, ARG_UNSUPPORTED },
+        {},
+};
+
 static int provider_create(int argc, char *argv[]) {
-        enum { ARG_NAME = 0x100, ARG_TYPE, ARG_CREDENTIAL, ARG_CONFIG, ARG_FROM_EXISTING, ARG_UNSUPPORTED };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "name", required_argument, NULL, ARG_NAME },
-                { "type", required_argument, NULL, ARG_TYPE },
-                { "credential", required_argument, NULL, ARG_CREDENTIAL },
-                { "config", required_argument, NULL, ARG_CONFIG },
-                { "from-existing", no_argument, NULL, ARG_FROM_EXISTING },
-                { "from-gcloud-adc", no_argument, NULL, ARG_UNSUPPORTED },
-                { "runtime-credentials", no_argument, NULL, ARG_UNSUPPORTED },
-                { "global-profile", no_argument, NULL, ARG_UNSUPPORTED },
-                {},
-        };
         _cleanup_(provider_edit_done) ProviderEdit e = {};
         _cleanup_(provider_file_done) ProviderFile p = { .type = _PROVIDER_TYPE_INVALID };
         _cleanup_(diag_list_done) DiagList d = {};
@@ -320,23 +333,10 @@ static int provider_create(int argc, char *argv[]) {
         int c, r, idx;
 
         optind = 0;
-        while ((c = getopt_long(argc, argv, "h", options, &idx)) >= 0)
+        while ((c = getopt_long(argc, argv, "h", create_options, &idx)) >= 0)
                 switch (c) {
                 case 'h':
-                        printf("Usage: openshell provider create --name NAME --type openai|nvidia|anthropic\n"
-                               "                                [--credential KEY[=VALUE]]... [--from-existing]\n"
-                               "                                [--config KEY=VALUE]...\n\n"
-                               "Create a provider the inference broker can route to.\n\n"
-                               "  --name NAME             letters, digits, '-', '_' (like sandbox names)\n"
-                               "  --type TYPE             openai (any OpenAI-compatible server: vLLM, Ollama, NIM,\n"
-                               "                          LM Studio), nvidia, anthropic\n"
-                               "  --credential KEY=VALUE  a secret, e.g. OPENAI_API_KEY=sk-...; a bare KEY takes the\n"
-                               "                          value from the environment. Stored root-only in\n"
-                               "                          /etc/openshell/credentials/NAME and never printed\n"
-                               "  --from-existing         take the type's key (OPENAI_API_KEY, ...) from the environment\n"
-                               "  --config KEY=VALUE      e.g. OPENAI_BASE_URL=http://127.0.0.1:8000/v1 (default: the\n"
-                               "                          type's public endpoint)\n");
-                        return EXIT_SUCCESS;
+                        return verb_help();
                 case ARG_NAME:
                         name = optarg;
                         break;
@@ -345,38 +345,31 @@ static int provider_create(int argc, char *argv[]) {
                         break;
                 case ARG_CREDENTIAL:
                         if (edit_add_credential(&e, optarg, false) < 0)
-                                return EXIT_USAGE;
+                                return verb_usage();
                         break;
                 case ARG_CONFIG:
                         if (edit_add_config(&e, optarg, false) < 0)
-                                return EXIT_USAGE;
+                                return verb_usage();
                         break;
                 case ARG_FROM_EXISTING:
                         e.from_existing = true;
                         break;
                 case ARG_UNSUPPORTED:
-                        log_error("--%s is not supported yet", options[idx].name);
-                        return EXIT_USAGE;
+                        return usage_error("--%s is not supported yet", create_options[idx].name);
                 default:
-                        return EXIT_USAGE;
+                        return verb_usage();
                 }
-        if (optind < argc) {
-                log_error("provider create takes no positional arguments, got '%s' (use --name)",
-                          argv[optind]);
-                return EXIT_USAGE;
-        }
-        if (!name) {
-                log_error("provider create needs --name NAME");
-                return EXIT_USAGE;
-        }
-        if (!type) {
-                log_error("provider create needs --type openai|nvidia|anthropic");
-                return EXIT_USAGE;
-        }
+        if (optind < argc)
+                return usage_error("provider create takes no positional arguments, got '%s' (use --name)",
+                                   argv[optind]);
+        if (!name)
+                return usage_error("provider create needs --name NAME");
+        if (!type)
+                return usage_error("provider create needs --type openai|nvidia|anthropic");
         if (check_provider_name(name) < 0)
-                return EXIT_USAGE;
+                return verb_usage();
         if (parse_provider_type(type, &p.type) < 0)
-                return EXIT_USAGE;
+                return verb_usage();
 
         r = provider_file_load(name, &existing, &d);
         provider_file_done(&existing);
@@ -395,7 +388,7 @@ static int provider_create(int argc, char *argv[]) {
                 return log_oom();
         r = provider_apply_edit(&p, &creds, &e);
         if (r < 0)
-                return r == -EINVAL ? EXIT_USAGE : r;
+                return r == -EINVAL ? verb_usage() : r;
 
         /* secrets first: a provider file never names credentials that are not there */
         if (creds) {
@@ -423,16 +416,16 @@ static int provider_create(int argc, char *argv[]) {
         return EXIT_SUCCESS;
 }
 
+static const struct option update_options[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "credential", required_argument, NULL, ARG_CREDENTIAL },
+        { "config", required_argument, NULL, ARG_CONFIG },
+        { "from-existing", no_argument, NULL, ARG_FROM_EXISTING },
+        { "credential-expires-at", required_argument, NULL, ARG_UNSUPPORTED },
+        {},
+};
+
 static int provider_update(int argc, char *argv[]) {
-        enum { ARG_CREDENTIAL = 0x100, ARG_CONFIG, ARG_FROM_EXISTING, ARG_UNSUPPORTED };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "credential", required_argument, NULL, ARG_CREDENTIAL },
-                { "config", required_argument, NULL, ARG_CONFIG },
-                { "from-existing", no_argument, NULL, ARG_FROM_EXISTING },
-                { "credential-expires-at", required_argument, NULL, ARG_UNSUPPORTED },
-                {},
-        };
         _cleanup_(provider_edit_done) ProviderEdit e = {};
         _cleanup_(provider_file_done) ProviderFile p = { .type = _PROVIDER_TYPE_INVALID };
         _cleanup_(diag_list_done) DiagList d = {};
@@ -441,43 +434,34 @@ static int provider_update(int argc, char *argv[]) {
         int c, r, idx;
 
         optind = 0;
-        while ((c = getopt_long(argc, argv, "h", options, &idx)) >= 0)
+        while ((c = getopt_long(argc, argv, "h", update_options, &idx)) >= 0)
                 switch (c) {
                 case 'h':
-                        printf("Usage: openshell provider update NAME [--credential KEY[=VALUE]]... [--from-existing]\n"
-                               "                                     [--config KEY=VALUE]...\n\n"
-                               "Change a provider: given keys replace their old values, others stay.\n"
-                               "--credential KEY= (empty) removes a credential, --config KEY= a config key.\n");
-                        return EXIT_SUCCESS;
+                        return verb_help();
                 case ARG_CREDENTIAL:
                         if (edit_add_credential(&e, optarg, true) < 0)
-                                return EXIT_USAGE;
+                                return verb_usage();
                         break;
                 case ARG_CONFIG:
                         if (edit_add_config(&e, optarg, true) < 0)
-                                return EXIT_USAGE;
+                                return verb_usage();
                         break;
                 case ARG_FROM_EXISTING:
                         e.from_existing = true;
                         break;
                 case ARG_UNSUPPORTED:
-                        log_error("--%s is not supported yet", options[idx].name);
-                        return EXIT_USAGE;
+                        return usage_error("--%s is not supported yet", update_options[idx].name);
                 default:
-                        return EXIT_USAGE;
+                        return verb_usage();
                 }
-        if (optind + 1 != argc) {
-                log_error(optind >= argc ? "provider update needs a provider NAME"
-                                         : "provider update takes one NAME");
-                return EXIT_USAGE;
-        }
+        if (optind + 1 != argc)
+                return usage_error(optind >= argc ? "provider update needs a provider NAME"
+                                                  : "provider update takes one NAME");
         name = argv[optind];
         if (check_provider_name(name) < 0)
-                return EXIT_USAGE;
-        if (!e.credentials && !e.config && !e.from_existing) {
-                log_error("provider update needs --credential, --config or --from-existing");
-                return EXIT_USAGE;
-        }
+                return verb_usage();
+        if (!e.credentials && !e.config && !e.from_existing)
+                return usage_error("provider update needs --credential, --config or --from-existing");
         r = provider_file_load(name, &p, &d);
         if (r < 0)
                 return report_load_error(r, name, &d);
@@ -492,7 +476,7 @@ static int provider_update(int argc, char *argv[]) {
 
         r = provider_apply_edit(&p, &creds, &e);
         if (r < 0)
-                return r == -EINVAL ? EXIT_USAGE : r;
+                return r == -EINVAL ? verb_usage() : r;
         if (e.credentials || e.from_existing) {
                 r = credentials_save(name, creds);
                 STRV_FOREACH(s, creds)
@@ -562,12 +546,13 @@ static json_object *provider_to_json(const ProviderFile *p, char *const *creds, 
         return o;
 }
 
+static const struct option get_options[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "output", required_argument, NULL, 'o' },
+        {},
+};
+
 static int provider_get(int argc, char *argv[]) {
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "output", required_argument, NULL, 'o' },
-                {},
-        };
         _cleanup_(provider_file_done) ProviderFile p = { .type = _PROVIDER_TYPE_INVALID };
         _cleanup_(diag_list_done) DiagList d = {};
         _cleanup_strv_free_ char **creds = NULL, **routes = NULL;
@@ -576,27 +561,23 @@ static int provider_get(int argc, char *argv[]) {
         int c, r, creds_r;
 
         optind = 0;
-        while ((c = getopt_long(argc, argv, "ho:", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "ho:", get_options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
-                        printf("Usage: openshell provider get NAME [-o table|json|yaml]\n\n"
-                               "Show a provider: type, config, and which credentials are set (never their values).\n");
-                        return EXIT_SUCCESS;
+                        return verb_help();
                 case 'o':
                         if (parse_output_format(optarg, &fmt) < 0)
-                                return EXIT_USAGE;
+                                return verb_usage();
                         break;
                 default:
-                        return EXIT_USAGE;
+                        return verb_usage();
                 }
-        if (optind + 1 != argc) {
-                log_error(optind >= argc ? "provider get needs a provider NAME"
-                                         : "provider get takes one NAME");
-                return EXIT_USAGE;
-        }
+        if (optind + 1 != argc)
+                return usage_error(optind >= argc ? "provider get needs a provider NAME"
+                                                  : "provider get takes one NAME");
         name = argv[optind];
         if (check_provider_name(name) < 0)
-                return EXIT_USAGE;
+                return verb_usage();
         r = provider_file_load(name, &p, &d);
         if (r < 0)
                 return report_load_error(r, name, &d);
@@ -646,17 +627,17 @@ static int provider_get(int argc, char *argv[]) {
         return EXIT_SUCCESS;
 }
 
+static const struct option list_options[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "output", required_argument, NULL, 'o' },
+        { "names", no_argument, NULL, ARG_NAMES },
+        { "limit", required_argument, NULL, ARG_LIMIT },
+        { "offset", required_argument, NULL, ARG_OFFSET },
+        { "all-workspaces", no_argument, NULL, ARG_ALL_WS },
+        {},
+};
+
 static int provider_list(int argc, char *argv[]) {
-        enum { ARG_NAMES = 0x100, ARG_LIMIT, ARG_OFFSET, ARG_ALL_WS };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "output", required_argument, NULL, 'o' },
-                { "names", no_argument, NULL, ARG_NAMES },
-                { "limit", required_argument, NULL, ARG_LIMIT },
-                { "offset", required_argument, NULL, ARG_OFFSET },
-                { "all-workspaces", no_argument, NULL, ARG_ALL_WS },
-                {},
-        };
         _cleanup_strv_free_ char **names = NULL;
         OutputFormat fmt = OUTPUT_TABLE;
         bool names_only = false;
@@ -666,15 +647,13 @@ static int provider_list(int argc, char *argv[]) {
         int c, r;
 
         optind = 0;
-        while ((c = getopt_long(argc, argv, "ho:", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "ho:", list_options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
-                        printf("Usage: openshell provider list [--names] [--limit N] [--offset N] [-o table|json|yaml]\n\n"
-                               "List providers (NAME TYPE CREDENTIAL_KEYS CONFIG_KEYS).\n");
-                        return EXIT_SUCCESS;
+                        return verb_help();
                 case 'o':
                         if (parse_output_format(optarg, &fmt) < 0)
-                                return EXIT_USAGE;
+                                return verb_usage();
                         break;
                 case ARG_NAMES:
                         names_only = true;
@@ -685,23 +664,19 @@ static int provider_list(int argc, char *argv[]) {
                         unsigned long v;
                         errno = 0;
                         v = strtoul(optarg, &e, 10);
-                        if (errno || *e || isempty(optarg) || optarg[0] == '-') {
-                                log_error("--%s expects a number, got '%s'",
-                                          c == ARG_LIMIT ? "limit" : "offset", optarg);
-                                return EXIT_USAGE;
-                        }
+                        if (errno || *e || isempty(optarg) || optarg[0] == '-')
+                                return usage_error("--%s expects a number, got '%s'",
+                                                   c == ARG_LIMIT ? "limit" : "offset", optarg);
                         *(c == ARG_LIMIT ? &limit : &offset) = v;
                         break;
                 }
                 case ARG_ALL_WS:
                         break; /* one host, one workspace */
                 default:
-                        return EXIT_USAGE;
+                        return verb_usage();
                 }
-        if (optind < argc) {
-                log_error("provider list takes no arguments, got '%s'", argv[optind]);
-                return EXIT_USAGE;
-        }
+        if (optind < argc)
+                return usage_error("provider list takes no arguments, got '%s'", argv[optind]);
         r = provider_list_names(&names);
         if (r < 0)
                 return log_error_errno(r, "Cannot list providers: %m");
@@ -789,30 +764,15 @@ static int provider_list(int argc, char *argv[]) {
 }
 
 static int provider_delete(int argc, char *argv[]) {
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
-        int c, ret = EXIT_SUCCESS;
+        int ret = EXIT_SUCCESS;
 
-        optind = 0;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        printf("Usage: openshell provider delete NAME...\n\n"
-                               "Delete providers and their credentials. A provider an inference route uses is\n"
-                               "refused: change the route first ('openshell inference set' or 'inference delete').\n");
-                        return EXIT_SUCCESS;
-                default:
-                        return EXIT_USAGE;
-                }
-        if (optind >= argc) {
-                log_error("provider delete needs at least one NAME");
-                return EXIT_USAGE;
-        }
+        if (!verb_parse_no_options(argc, argv, &ret))
+                return ret;
+        if (optind >= argc)
+                return usage_error("provider delete needs at least one NAME");
         for (int i = optind; i < argc; i++)
                 if (check_provider_name(argv[i]) < 0)
-                        return EXIT_USAGE;
+                        return verb_usage();
 
         for (int i = optind; i < argc; i++) {
                 _cleanup_free_ char *rel = NULL, *path = NULL, *crel = NULL, *cpath = NULL;
@@ -856,24 +816,196 @@ static int provider_delete(int argc, char *argv[]) {
         return ret;
 }
 
-static const Verb provider_verbs[] = {
-        { "create", "Create a provider (type, credentials, config)", provider_create },
-        { "list", "List providers", provider_list },
-        { "get", "Show a provider (never its secrets)", provider_get },
-        { "update", "Change a provider's credentials or config", provider_update },
-        { "delete", "Delete providers and their credentials", provider_delete },
+#define PROVIDER_FILE "/etc/openshell/providers/NAME.yaml"
+#define CREDENTIALS_FILE "/etc/openshell/credentials/NAME"
+
+static const Verb provider_create_verb = {
+        .name = "create",
+        .summary = "Create a provider (type, credentials, config)",
+        .synopsis = "--name NAME --type openai|nvidia|anthropic [--credential KEY[=VALUE]]... [--from-existing] "
+                    "[--config KEY=VALUE]...",
+        .description =
+                "Create a provider: a model server the inference broker can route inference.local to. Its type and "
+                "configuration go to " PROVIDER_FILE " (mode 0644, no secrets), its secrets to " CREDENTIALS_FILE
+                " (mode 0600, root only), which openshell-broker.service loads with LoadCredential= when it "
+                "starts. Secrets are written first, so a provider file never names credentials that are not "
+                "there, and no command ever prints one. If an inference route already names NAME, a running "
+                "broker is restarted (new secrets) or reloaded.\n"
+                "\n"
+                "The types: openai, any OpenAI-compatible server (vLLM, Ollama, NIM, LM Studio, ...), base URL "
+                "OPENAI_BASE_URL (default https://api.openai.com/v1), key OPENAI_API_KEY; nvidia, NVIDIA_BASE_URL "
+                "(default https://integrate.api.nvidia.com/v1), NVIDIA_API_KEY; anthropic, ANTHROPIC_BASE_URL "
+                "(default https://api.anthropic.com/v1), ANTHROPIC_API_KEY. Upstream's other types (claude, "
+                "codex, github, ...) are refused with 'not supported yet'.\n",
+        .options = (const VerbItem[]) {
+                { "--name NAME",
+                  "The provider's name: 1 to 63 letters, digits, '-' and '_', starting with a letter or digit." },
+                { "--type TYPE", "openai, nvidia or anthropic, as above." },
+                { "--credential KEY[=VALUE]",
+                  "A secret, e.g. OPENAI_API_KEY=sk-... (repeatable); a bare KEY takes its value from openshell's "
+                  "environment, which keeps it out of the shell's history. The broker sends the type's key to the "
+                  "server; another KEY only when that one is absent (with a warning here)." },
+                { "--from-existing", "Take the type's key (OPENAI_API_KEY, ...) from openshell's environment." },
+                { "--config KEY=VALUE",
+                  "A setting (repeatable): the type's base URL, an http:// or https:// URL such as "
+                  "OPENAI_BASE_URL=http://127.0.0.1:8000/v1. Default: the type's public endpoint. A misspelt key "
+                  "is an error with a suggestion; a key the type does not use is stored with a warning." },
+                { "--from-gcloud-adc, --runtime-credentials, --global-profile",
+                  "Upstream's; refused: not supported yet." },
+                {},
+        },
+        .exit_status = (const VerbItem[]) {
+                { "0", "The provider was created." },
+                { "1", "A provider NAME exists already, or a file cannot be written (run as root)." },
+                { "2", "Usage error: an unknown option or type, no --name or --type, a malformed NAME, URL or "
+                       "KEY=VALUE, a key to take from the environment that is not set there." },
+                {},
+        },
+        .examples = "A local vLLM, which needs no key; NVIDIA's cloud, the key from the environment:\n"
+                    "\n"
+                    "  openshell provider create --name vllm --type openai \\\n"
+                    "      --config OPENAI_BASE_URL=http://127.0.0.1:8000/v1\n"
+                    "  NVIDIA_API_KEY=nvapi-... openshell provider create --name nvidia --type nvidia \\\n"
+                    "      --credential NVIDIA_API_KEY\n",
+        .see_also = "openshell provider update, openshell inference set, systemd.exec(5) (LoadCredential=), "
+                    "systemctl restart openshell-broker.service.\n",
+        .run = provider_create,
+        .getopt = create_options,
 };
 
-int verb_provider(int argc, char *argv[]) {
-        if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h")) {
-                FILE *f = argc < 2 ? stderr : stdout;
-                fprintf(f,
-                        "Usage: openshell provider COMMAND ...\n\n"
-                        "Providers are the model servers the inference broker routes to: config in\n"
-                        "/etc/openshell/providers/NAME.yaml, secrets root-only in /etc/openshell/credentials/NAME.\n\n"
-                        "Commands:\n");
-                verb_print_table(provider_verbs, ELEMENTSOF(provider_verbs), f);
-                return argc < 2 ? EXIT_USAGE : EXIT_SUCCESS;
-        }
-        return verb_dispatch("provider", provider_verbs, ELEMENTSOF(provider_verbs), argc - 1, argv + 1);
-}
+static const Verb provider_update_verb = {
+        .name = "update",
+        .summary = "Change a provider's credentials or config",
+        .synopsis = "NAME [--credential KEY[=VALUE]]... [--from-existing] [--config KEY=VALUE]...",
+        .description =
+                "Change the provider NAME: each --credential and --config replaces the value of its key, and an "
+                "empty VALUE removes the key; keys not given stay, and the type cannot change. If an inference "
+                "route uses the provider, a running openshell-broker.service is restarted when credentials "
+                "changed (it loads secrets only when it starts), else reloaded.\n",
+        .options = (const VerbItem[]) {
+                { "--credential KEY[=VALUE]",
+                  "Set a secret (repeatable); a bare KEY takes its value from openshell's environment, "
+                  "KEY= removes it." },
+                { "--from-existing", "Take the type's key (OPENAI_API_KEY, ...) from openshell's environment." },
+                { "--config KEY=VALUE", "Set a setting such as the base URL (repeatable); KEY= removes it." },
+                { "--credential-expires-at KEY=TIME", "Upstream's; refused: not supported yet." },
+                {},
+        },
+        .exit_status = (const VerbItem[]) {
+                { "0", "The provider was changed." },
+                { "1", "There is no such provider, its files are invalid, or they cannot be read or written (run "
+                       "as root)." },
+                { "2", "Usage error: an unknown option, no NAME, none of --credential, --config and "
+                       "--from-existing, a malformed value." },
+                {},
+        },
+        .examples = "  openshell provider update vllm --config OPENAI_BASE_URL=http://gpu1:8000/v1\n"
+                    "  openshell provider update nvidia --credential NVIDIA_API_KEY=nvapi-...\n",
+        .see_also = "openshell provider get, systemctl restart openshell-broker.service.\n",
+        .run = provider_update,
+        .getopt = update_options,
+};
+
+#define OUTPUT_OPTION_TERM "-o, --output table|json|yaml"
+
+static const Verb provider_get_verb = {
+        .name = "get",
+        .summary = "Show a provider (never its secrets)",
+        .synopsis = "NAME [-o table|json|yaml]",
+        .description =
+                "Show the provider NAME: its type, its base URL (or the type's default), the names of its "
+                "credentials and whether each is set (<set>, <missing>, or <unknown> when not run as root), its "
+                "config, and the inference routes that use it. Secrets are never printed.\n",
+        .options = (const VerbItem[]) {
+                { OUTPUT_OPTION_TERM,
+                  "table (the default) for people; json, one object with the same content; yaml, the provider "
+                  "file " PROVIDER_FILE " as it is stored." },
+                {},
+        },
+        .exit_status = (const VerbItem[]) {
+                { "0", "The provider was shown." },
+                { "1", "There is no such provider, or its file is invalid or cannot be read." },
+                VERB_EXIT_USAGE,
+                {},
+        },
+        .examples = "  openshell provider get vllm\n"
+                    "  openshell provider get vllm -o json\n",
+        .see_also = "cat " PROVIDER_FILE "; openshell provider list.\n",
+        .run = provider_get,
+        .getopt = get_options,
+};
+
+static const Verb provider_list_verb = {
+        .name = "list",
+        .summary = "List providers",
+        .synopsis = "[--names] [--limit N] [--offset N] [-o table|json|yaml]",
+        .description =
+                "List the providers in /etc/openshell/providers, sorted by name, with upstream's columns NAME TYPE "
+                "CREDENTIAL_KEYS CONFIG_KEYS, or 'No providers.'. A provider whose file is invalid is listed as "
+                "<invalid>, with its problems on standard error.\n",
+        .options = (const VerbItem[]) {
+                { OUTPUT_OPTION_TERM,
+                  "table (the default); json, an array of the objects 'provider get -o json' prints; yaml, one "
+                  "document per provider." },
+                { "--names", "Only the names, one per line (table output)." },
+                { "--limit N", "Show at most N providers. Default: 100." },
+                { "--offset N", "Skip the first N providers. Default: 0." },
+                { "--all-workspaces", "Upstream's; accepted and ignored: a machine is one workspace." },
+                {},
+        },
+        .exit_status = (const VerbItem[]) {
+                { "0", "The list was printed, invalid providers included." },
+                { "1", "/etc/openshell/providers cannot be read." },
+                VERB_EXIT_USAGE,
+                {},
+        },
+        .examples = "  openshell provider list\n"
+                    "  openshell provider list --names\n",
+        .see_also = "ls /etc/openshell/providers; openshell provider get.\n",
+        .run = provider_list,
+        .getopt = list_options,
+};
+
+static const Verb provider_delete_verb = {
+        .name = "delete",
+        .summary = "Delete providers and their credentials",
+        .synopsis = "NAME...",
+        .description =
+                "Delete each provider NAME: its file " PROVIDER_FILE " and its secrets " CREDENTIALS_FILE ". A "
+                "provider an inference route uses is refused: point the route elsewhere first ('openshell "
+                "inference set --provider OTHER ...') or remove it ('openshell inference delete'). The broker needs "
+                "no notice, since no route uses a deleted provider.\n",
+        .exit_status = (const VerbItem[]) {
+                { "0", "Every provider was deleted." },
+                { "1", "A provider does not exist, is in use, or cannot be deleted (run as root); the others were "
+                       "deleted." },
+                VERB_EXIT_USAGE,
+                {},
+        },
+        .examples = "  openshell provider delete vllm\n",
+        .see_also = "openshell inference get.\n",
+        .run = provider_delete,
+        .getopt = verb_no_options,
+};
+
+const Verb provider_verb = {
+        .name = "provider",
+        .summary = "Create and manage inference providers (credentials, endpoints)",
+        .description =
+                "Providers are the model servers the inference broker routes to: openshell-broker.socket, on "
+                "/run/openshell/broker.sock (and inside sandboxes, once they have their egress proxy, at "
+                "https://inference.local/v1). A provider's "
+                "type and configuration are in " PROVIDER_FILE ", its secrets root-only in " CREDENTIALS_FILE
+                ", which only the broker reads (LoadCredential=): no sandbox ever sees them. 'openshell inference "
+                "set' chooses the provider and model requests go to.\n",
+        .see_also = "openshell inference --help, systemctl status openshell-broker.socket, journalctl -u "
+                    "openshell-broker.\n",
+        .verbs = (const Verb *const[]) {
+                &provider_create_verb,
+                &provider_list_verb,
+                &provider_get_verb,
+                &provider_update_verb,
+                &provider_delete_verb,
+                NULL,
+        },
+};

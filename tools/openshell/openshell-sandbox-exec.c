@@ -41,6 +41,11 @@ typedef struct ExecRequest {
         bool tty;
 } ExecRequest;
 
+static void exec_request_done(ExecRequest *req) {
+        strv_free(req->command);
+        strv_free(req->environment);
+}
+
 typedef struct ExecSession {
         sd_event *event;
         sd_bus *bus;
@@ -500,26 +505,29 @@ static int run_in_sandbox(const ExecRequest *req) {
         return r;
 }
 
-static int parse_exec_args(int argc, char *argv[], bool connect, ExecRequest *req, bool *ret_help) {
-        enum { ARG_WORKDIR = 0x100, ARG_TIMEOUT, ARG_TTY, ARG_NO_TTY, ARG_ENV };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "name", required_argument, NULL, 'n' },
-                { "workdir", required_argument, NULL, ARG_WORKDIR },
-                { "timeout", required_argument, NULL, ARG_TIMEOUT },
-                { "tty", no_argument, NULL, ARG_TTY },
-                { "no-tty", no_argument, NULL, ARG_NO_TTY },
-                { "env", required_argument, NULL, ARG_ENV },
-                {},
-        };
+enum { ARG_WORKDIR = 0x100, ARG_TIMEOUT, ARG_TTY, ARG_NO_TTY, ARG_ENV };
+
+/* exec and connect take the same options; they differ in the default of --tty and in the command. */
+static const struct option exec_options[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "name", required_argument, NULL, 'n' },
+        { "workdir", required_argument, NULL, ARG_WORKDIR },
+        { "timeout", required_argument, NULL, ARG_TIMEOUT },
+        { "tty", no_argument, NULL, ARG_TTY },
+        { "no-tty", no_argument, NULL, ARG_NO_TTY },
+        { "env", required_argument, NULL, ARG_ENV },
+        {},
+};
+
+/* Returns 1 to go on, 0 when the help was printed, -EINVAL after a usage error's message. */
+static int parse_exec_args(int argc, char *argv[], bool connect, ExecRequest *req) {
         int c, n_opts = split_at_double_dash(argc, argv);
 
         optind = 0;
-        while ((c = getopt_long(n_opts, argv, "hn:", options, NULL)) >= 0)
+        while ((c = getopt_long(n_opts, argv, "hn:", exec_options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
-                        *ret_help = true;
-                        return 0;
+                        return verb_help();
                 case 'n':
                         req->name = optarg;
                         break;
@@ -592,38 +600,18 @@ static int parse_exec_args(int argc, char *argv[], bool connect, ExecRequest *re
                 log_error("no command given (write it after '--': openshell sandbox exec NAME -- COMMAND...)");
                 return -EINVAL;
         }
-        return 0;
+        return 1;
 }
 
 static int exec_or_connect(int argc, char *argv[], bool connect) {
-        ExecRequest req = { .tty = connect };
-        bool help = false;
+        _cleanup_(exec_request_done) ExecRequest req = { .tty = connect };
         int r;
 
-        r = parse_exec_args(argc, argv, connect, &req, &help);
-        if (help) {
-                if (connect)
-                        printf("Usage: openshell sandbox connect NAME [--env KEY=VALUE]... [-- COMMAND...]\n\n"
-                               "An interactive shell (or COMMAND) inside the sandbox, on a pseudo-terminal, with the\n"
-                               "agent's restrictions, network namespace and /tmp. Its exit status is ours.\n");
-                else
-                        printf("Usage: openshell sandbox exec NAME [OPTIONS] -- COMMAND...\n\n"
-                               "Run COMMAND inside the sandbox with the agent's restrictions, network namespace and\n"
-                               "/tmp; its stdin, stdout, stderr and exit status are ours (127: not found there).\n\n"
-                               "Options:\n"
-                               "  -n --name NAME     the sandbox (or give it as the first argument)\n"
-                               "  --workdir DIR      working directory inside the sandbox (default /sandbox)\n"
-                               "  --timeout SECS     stop the command after SECS seconds (0: none)\n"
-                               "  --tty / --no-tty   run on a pseudo-terminal (default: no)\n"
-                               "  --env KEY=VALUE    extra environment (repeatable)\n");
-                strv_free(req.environment);
-                return EXIT_SUCCESS;
-        }
-        if (r < 0) {
-                strv_free(req.environment);
-                strv_free(req.command);
-                return EXIT_USAGE;
-        }
+        r = parse_exec_args(argc, argv, connect, &req);
+        if (r == -EINVAL)
+                return verb_usage();
+        if (r <= 0)
+                return r;
         if (!req.command) {
                 /* connect without a command: the sandbox's login shell */
                 req.command = strv_copy((char *[]) { (char *) "/bin/bash", (char *) "-l", NULL });
@@ -641,16 +629,96 @@ static int exec_or_connect(int argc, char *argv[], bool connect) {
                         return log_oom();
         }
 
-        r = run_in_sandbox(&req);
-        strv_free(req.environment);
-        strv_free(req.command);
-        return r;
+        return run_in_sandbox(&req);
 }
 
-int sandbox_exec(int argc, char *argv[]) {
+static int sandbox_exec(int argc, char *argv[]) {
         return exec_or_connect(argc, argv, false);
 }
 
-int sandbox_connect(int argc, char *argv[]) {
+static int sandbox_connect(int argc, char *argv[]) {
         return exec_or_connect(argc, argv, true);
 }
+
+/* What the manuals of exec and connect share. */
+#define EXEC_UNIT_TEXT                                                                                          \
+        "The command runs as one more transient unit, openshell-exec-NAME-XXXXXXXX.service, started with "      \
+        "exactly the settings the supervisor applied to the agent (it publishes them in " SANDBOX_RUNTIME_DIR   \
+        "/NAME/" SANDBOX_AGENT_PROPERTIES ") plus JoinsNamespaceOf=" SANDBOX_AGENT_PREFIX "NAME.service: the "  \
+        "agent's account, restrictions, Landlock ruleset and seccomp filter, network namespace and /tmp. "      \
+        "systemd removes the unit when the command has ended. The sandbox must be running.\n"
+
+#define EXEC_OPTIONS                                                                                            \
+        { "-n, --name NAME", "The sandbox, instead of the first argument." },                                   \
+        { "--workdir DIR",                                                                                      \
+          "The working directory in the sandbox, an absolute path. Default: " SANDBOX_WORKDIR_IN_SANDBOX "." }, \
+        { "--timeout SECS",                                                                                     \
+          "Stop the command after SECS seconds (systemd's RuntimeMaxSec=); 0, the default, for no limit." },    \
+        { "--env KEY=VALUE", "An environment variable of the command, besides the agent's (repeatable)." }
+
+#define EXEC_EXIT_STATUS                                                                                        \
+        { "N", "The command's own exit status." },                                                              \
+        { "127", "The command was not found in the sandbox, or could not be executed there." },                 \
+        { "128+N", "The command was killed by signal N (143, SIGTERM, when --timeout stopped it)." },           \
+        { "1", "The sandbox is not running, or systemd refused to run the command." },                          \
+        { "2", "Usage error (an unknown option, no NAME, for exec no COMMAND); or the command's own status 2." }
+
+#define EXEC_SEE_ALSO                                                                                           \
+        "Nearly the same with systemd, without the agent's settings:\n"                                         \
+        "\n"                                                                                                    \
+        "  systemd-run --pipe --wait -p JoinsNamespaceOf=" SANDBOX_AGENT_PREFIX "NAME.service ...\n"            \
+        "\n"                                                                                                    \
+        "systemd-run(1), systemd.exec(5), openshell sandbox upload.\n"
+
+const Verb sandbox_exec_verb = {
+        .name = "exec",
+        .summary = "Run a command inside a sandbox (non-interactive)",
+        .synopsis = "NAME [OPTIONS] -- COMMAND [ARG...]\n"
+                    "-n NAME [OPTIONS] -- COMMAND [ARG...]",
+        .description =
+                "Run COMMAND inside the running sandbox NAME and wait for it. Its standard input, output and "
+                "error are openshell's, and its exit status becomes openshell's; SIGINT, SIGTERM and SIGHUP sent "
+                "to openshell are passed on to it. Upstream OpenShell lacks this command.\n"
+                "\n" EXEC_UNIT_TEXT
+                "\n"
+                "COMMAND is an absolute path or a bare name looked up in the sandbox's PATH; its arguments are "
+                "passed literally.\n",
+        .options = (const VerbItem[]) {
+                EXEC_OPTIONS,
+                { "--tty", "Run the command on a pseudo-terminal, as 'connect' does, with TERM passed on." },
+                { "--no-tty", "Hand over standard input, output and error as they are (the default)." },
+                {},
+        },
+        .exit_status = (const VerbItem[]) { EXEC_EXIT_STATUS, {} },
+        .examples = "  openshell sandbox exec demo -- ls -l /sandbox\n"
+                    "  openshell sandbox exec demo --timeout 60 --env DEBUG=1 -- python3 job.py < input.json\n"
+                    "  openshell sandbox exec -n demo --workdir /tmp -- sh -c 'echo $PWD'\n",
+        .see_also = EXEC_SEE_ALSO,
+        .run = sandbox_exec,
+        .getopt = exec_options,
+};
+
+const Verb sandbox_connect_verb = {
+        .name = "connect",
+        .summary = "Open an interactive shell inside a sandbox",
+        .synopsis = "NAME [OPTIONS] [-- COMMAND [ARG...]]\n"
+                    "-n NAME [OPTIONS] [-- COMMAND [ARG...]]",
+        .description =
+                "Open a login shell (/bin/bash -l, or /bin/sh -l where there is no bash) or COMMAND inside the "
+                "running sandbox NAME, on a pseudo-terminal relayed to openshell's: what the agent can do, tried "
+                "by hand. The terminal's size follows openshell's and TERM is passed on; Ctrl-C reaches the "
+                "command through the terminal. Leave the shell with 'exit' or Ctrl-D.\n"
+                "\n" EXEC_UNIT_TEXT,
+        .options = (const VerbItem[]) {
+                EXEC_OPTIONS,
+                { "--tty", "Run on a pseudo-terminal (the default)." },
+                { "--no-tty", "Hand over standard input, output and error as they are, as 'exec' does." },
+                {},
+        },
+        .exit_status = (const VerbItem[]) { EXEC_EXIT_STATUS, {} },
+        .examples = "  openshell sandbox connect demo\n"
+                    "  openshell sandbox connect demo -- htop\n",
+        .see_also = EXEC_SEE_ALSO,
+        .run = sandbox_connect,
+        .getopt = exec_options,
+};

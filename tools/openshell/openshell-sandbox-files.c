@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <libgen.h>
 #include <pwd.h>
 #include <string.h>
@@ -66,6 +67,28 @@ static bool name_is_plain(const char *n) {
 
 static const char *resolve_error(int r) {
         return r == -EXDEV ? "leads outside the sandbox's /sandbox" : strerror(-r);
+}
+
+/* NAME SRC [DST] of upload and download. Returns false when the command must end now with *ret_status
+ * (help printed, or a usage error). */
+static bool parse_copy_args(int argc, char *argv[], const char *dst_default, const char **ret_name,
+                            const char **ret_src, const char **ret_dst, int *ret_status) {
+        if (!verb_parse_no_options(argc, argv, ret_status))
+                return false;
+        argc -= optind;
+        argv += optind;
+        if (argc < 2 || argc > 3) {
+                *ret_status = usage_error("expected NAME SRC [DST], got %d argument%s", argc, argc == 1 ? "" : "s");
+                return false;
+        }
+        if (!sandbox_name_is_valid(argv[0])) {
+                *ret_status = usage_error("invalid sandbox name '%s'", argv[0]);
+                return false;
+        }
+        *ret_name = argv[0];
+        *ret_src = argv[1];
+        *ret_dst = argc > 2 ? argv[2] : dst_default;
+        return true;
 }
 
 /* ---- upload ---- */
@@ -168,39 +191,25 @@ static int agent_account(Copy *c) {
         return 0;
 }
 
-int sandbox_upload(int argc, char *argv[]) {
+static int sandbox_upload(int argc, char *argv[]) {
         _cleanup_close_ int workdir = -EBADF, target = -EBADF, parent = -EBADF;
         _cleanup_free_ char *src_copy = NULL, *rel_dir = NULL;
         const char *name, *src, *dst, *rel, *base, *dst_name;
         Copy c = {};
         int r;
 
-        if (argc < 3 || argc > 4 || streq(argv[1], "--help") || streq(argv[1], "-h")) {
-                fprintf(argc >= 2 && (streq(argv[1], "--help") || streq(argv[1], "-h")) ? stdout : stderr,
-                        "Usage: openshell sandbox upload NAME SRC [DST]\n\n"
-                        "Copy the file or directory SRC from the host into the sandbox. DST is a path under\n"
-                        "/sandbox (default: /sandbox); an existing directory receives SRC under its own name.\n");
-                return argc >= 2 && (streq(argv[1], "--help") || streq(argv[1], "-h")) ? EXIT_SUCCESS : EXIT_USAGE;
-        }
-        name = argv[1];
-        src = argv[2];
-        dst = argc > 3 ? argv[3] : SANDBOX_WORKDIR_IN_SANDBOX;
-        if (!sandbox_name_is_valid(name)) {
-                log_error("invalid sandbox name '%s'", name);
-                return EXIT_USAGE;
-        }
-        if (sandbox_relative(dst, &rel) < 0) {
-                log_error("DST '%s' is outside /sandbox: only the sandbox's workdir can be written from outside.", dst);
-                return EXIT_USAGE;
-        }
+        if (!parse_copy_args(argc, argv, SANDBOX_WORKDIR_IN_SANDBOX, &name, &src, &dst, &r))
+                return r;
+        if (sandbox_relative(dst, &rel) < 0)
+                return usage_error("DST '%s' is outside /sandbox: only the sandbox's workdir can be written from "
+                                   "outside.",
+                                   dst);
         src_copy = strdup(src);
         if (!src_copy)
                 return log_oom();
         base = basename(src_copy);
-        if (!name_is_plain(base)) {
-                log_error("SRC '%s' has no usable file name.", src);
-                return EXIT_USAGE;
-        }
+        if (!name_is_plain(base))
+                return usage_error("SRC '%s' has no usable file name.", src);
 
         r = agent_account(&c);
         if (r < 0)
@@ -221,10 +230,8 @@ int sandbox_upload(int argc, char *argv[]) {
                 if (!rel_dir)
                         return log_oom();
                 dst_name = slash ? slash + 1 : rel;
-                if (!name_is_plain(dst_name)) {
-                        log_error("DST '%s' does not name a file.", dst);
-                        return EXIT_USAGE;
-                }
+                if (!name_is_plain(dst_name))
+                        return usage_error("DST '%s' does not name a file.", dst);
                 parent = isempty(rel_dir) ? fcntl(workdir, F_DUPFD_CLOEXEC, 3) :
                                             openat_beneath(workdir, rel_dir, O_RDONLY | O_DIRECTORY, 0);
                 if (parent < 0)
@@ -308,7 +315,7 @@ static int download_tree(Copy *c, int src_fd, const char *what, int dst_dir, con
         return 0;
 }
 
-int sandbox_download(int argc, char *argv[]) {
+static int sandbox_download(int argc, char *argv[]) {
         _cleanup_close_ int workdir = -EBADF, src = -EBADF, dst_dir = -EBADF;
         _cleanup_free_ char *rel_copy = NULL, *dst_copy = NULL;
         const char *name, *path, *rel, *dst, *dst_name;
@@ -316,24 +323,10 @@ int sandbox_download(int argc, char *argv[]) {
         struct stat st;
         int r;
 
-        if (argc < 3 || argc > 4 || streq(argv[1], "--help") || streq(argv[1], "-h")) {
-                fprintf(argc >= 2 && (streq(argv[1], "--help") || streq(argv[1], "-h")) ? stdout : stderr,
-                        "Usage: openshell sandbox download NAME SRC [DST]\n\n"
-                        "Copy the file or directory SRC (a path under /sandbox) out of the sandbox to DST on the\n"
-                        "host (default: the current directory, under SRC's name).\n");
-                return argc >= 2 && (streq(argv[1], "--help") || streq(argv[1], "-h")) ? EXIT_SUCCESS : EXIT_USAGE;
-        }
-        name = argv[1];
-        path = argv[2];
-        dst = argc > 3 ? argv[3] : ".";
-        if (!sandbox_name_is_valid(name)) {
-                log_error("invalid sandbox name '%s'", name);
-                return EXIT_USAGE;
-        }
-        if (sandbox_relative(path, &rel) < 0 || isempty(rel)) {
-                log_error("SRC '%s' must name something under /sandbox.", path);
-                return EXIT_USAGE;
-        }
+        if (!parse_copy_args(argc, argv, ".", &name, &path, &dst, &r))
+                return r;
+        if (sandbox_relative(path, &rel) < 0 || isempty(rel))
+                return usage_error("SRC '%s' must name something under /sandbox.", path);
 
         workdir = open_workdir(name);
         if (workdir < 0)
@@ -359,10 +352,8 @@ int sandbox_download(int argc, char *argv[]) {
         }
         if (dst_dir < 0)
                 return log_error_errno(errno, "DST '%s': %m", dst);
-        if (!name_is_plain(dst_name)) {
-                log_error("DST '%s' does not name a file.", dst);
-                return EXIT_USAGE;
-        }
+        if (!name_is_plain(dst_name))
+                return usage_error("DST '%s' does not name a file.", dst);
 
         r = download_tree(&c, TAKE_FD(src), path, dst_dir, dst_name, 0);
         if (r < 0)
@@ -371,3 +362,65 @@ int sandbox_download(int argc, char *argv[]) {
                c.skipped > 0 ? " (some entries skipped, see above)" : "");
         return EXIT_SUCCESS;
 }
+
+/* What the manuals of upload and download share. */
+#define FILES_WORKDIR_TEXT                                                                                      \
+        "Only the sandbox's workdir " SANDBOX_STATE_DIR "/NAME, its " SANDBOX_WORKDIR_IN_SANDBOX ", is "          \
+        "reachable; a path in the sandbox is absolute (" SANDBOX_WORKDIR_IN_SANDBOX "/a/b) or relative to it "    \
+        "(a/b). Everything there is the agent's, so each path is resolved by the kernel with openat2() and "    \
+        "RESOLVE_BENEATH: '..' and symbolic links that lead out of the workdir are refused, and files are "     \
+        "created relative to directories already opened, so a link swapped in meanwhile redirects nothing. "    \
+        "Symbolic links, devices, sockets and FIFOs inside a copied directory are skipped with a warning; "     \
+        "directories nest at most 64 deep. The sandbox need not be running, but must have been started once "  \
+        "(the supervisor creates the workdir).\n"
+
+#define FILES_EXIT_STATUS                                                                                       \
+        { "0", "Copied; entries skipped with a warning (links, devices) do not count as failures." },           \
+        { "1", "The sandbox has no workdir, a path leads outside it, or a copy failed (what was copied before " \
+               "stays)." },                                                                                     \
+        { "2", "Usage error: an unknown option, not 2 or 3 arguments, an invalid NAME, a path outside "         \
+               SANDBOX_WORKDIR_IN_SANDBOX " or without a file name." }
+
+const Verb sandbox_upload_verb = {
+        .name = "upload",
+        .summary = "Copy files from the host into a sandbox's " SANDBOX_WORKDIR_IN_SANDBOX,
+        .synopsis = "NAME SRC [DST]",
+        .description =
+                "Copy the file or directory SRC from the host into the sandbox NAME. DST (default "
+                SANDBOX_WORKDIR_IN_SANDBOX ") is a directory that receives SRC under its own name if it exists, "
+                "else the new name of SRC in an existing directory. Each file is written to a temporary name and "
+                "renamed, so the agent never sees it half-written, and replaces a file of the same name. What is "
+                "created belongs to the agent's account, " SANDBOX_AGENT_USER "; files keep their permission bits "
+                "masked with 0755. SRC itself must not be a symbolic link (it would be skipped).\n"
+                "\n" FILES_WORKDIR_TEXT,
+        .exit_status = (const VerbItem[]) { FILES_EXIT_STATUS, {} },
+        .examples = "  openshell sandbox upload demo ./src\n"
+                    "  openshell sandbox upload demo config.yaml /sandbox/etc/config.yaml\n",
+        .see_also = "The same from the host, without the protection against links:\n"
+                    "\n"
+                    "  cp -r SRC " SANDBOX_STATE_DIR "/NAME/DST && chown -R " SANDBOX_AGENT_USER " ...\n"
+                    "\n"
+                    "openshell sandbox download, openat2(2).\n",
+        .run = sandbox_upload,
+        .getopt = verb_no_options,
+};
+
+const Verb sandbox_download_verb = {
+        .name = "download",
+        .summary = "Copy files from a sandbox's " SANDBOX_WORKDIR_IN_SANDBOX " to the host",
+        .synopsis = "NAME SRC [DST]",
+        .description =
+                "Copy the file or directory SRC, a path in the sandbox NAME's " SANDBOX_WORKDIR_IN_SANDBOX
+                ", to DST on the host (default: the current directory). An existing directory DST receives SRC "
+                "under its own name; otherwise DST is the new name. Files are created with mode 0644 (directories "
+                "0755) and belong to the user running openshell; an existing file of the same name is "
+                "overwritten. SRC itself may be a link that stays inside the workdir; links inside a copied "
+                "directory are not followed.\n"
+                "\n" FILES_WORKDIR_TEXT,
+        .exit_status = (const VerbItem[]) { FILES_EXIT_STATUS, {} },
+        .examples = "  openshell sandbox download demo /sandbox/report.md\n"
+                    "  openshell sandbox download demo results ./results-demo\n",
+        .see_also = "openshell sandbox upload, openat2(2).\n",
+        .run = sandbox_download,
+        .getopt = verb_no_options,
+};

@@ -144,21 +144,14 @@ static int sandbox_list(int argc, char *argv[]) {
         size_t w = strlen("NAME"), ws = strlen("SUPERVISOR");
         int r;
 
-        if (argc > 1) {
-                if (streq(argv[1], "--help") || streq(argv[1], "-h")) {
-                        printf("Usage: openshell sandbox list\n\n"
-                               "List sandboxes: those with a spec in " SANDBOX_SPEC_DIR " and those systemd knows,\n"
-                               "with the state of the supervisor (openshell-sandbox@NAME.service) and of the agent\n"
-                               "(openshell-agent-NAME.service).\n");
-                        return EXIT_SUCCESS;
-                }
-                log_error("sandbox list takes no arguments, got '%s'", argv[1]);
-                return EXIT_USAGE;
-        }
+        if (!verb_parse_no_options(argc, argv, &r))
+                return r;
+        if (optind < argc)
+                return usage_error("sandbox list takes no arguments, got '%s'", argv[optind]);
 
-        r = sd_bus_open_system(&bus);
+        r = cli_bus_open(&bus);
         if (r < 0)
-                return log_error_errno(r, "Failed to connect to the system bus (is systemd running?): %m");
+                return r;
         r = collect_units(bus, &t);
         if (r < 0)
                 return r;
@@ -182,6 +175,29 @@ static int sandbox_list(int argc, char *argv[]) {
         return EXIT_SUCCESS;
 }
 
+static const Verb sandbox_list_verb = {
+        .name = "list",
+        .summary = "List sandboxes and the state of their units",
+        .description =
+                "List every sandbox: those with a spec in " SANDBOX_SPEC_DIR " and those whose units systemd has "
+                "loaded, sorted by name. SUPERVISOR is the state of " SANDBOX_SUPERVISOR_PREFIX "NAME.service and "
+                "AGENT that of " SANDBOX_AGENT_PREFIX "NAME.service, as systemd reports them (ACTIVE (SUB)); "
+                "'inactive' is a sandbox whose supervisor is not loaded, '-' one without an agent unit (stopped, "
+                "or its command has ended). Prints 'No sandboxes.' when there are none.\n",
+        .exit_status = (const VerbItem[]) {
+                { "0", "The list was printed." },
+                { "1", "systemd cannot be reached over the system bus, or " SANDBOX_SPEC_DIR " cannot be read." },
+                VERB_EXIT_USAGE,
+                {},
+        },
+        .examples = "  openshell sandbox list\n",
+        .see_also = "The same from systemd:\n"
+                    "\n"
+                    "  systemctl list-units --all 'openshell-sandbox@*' 'openshell-agent-*'\n"
+                    "  ls " SANDBOX_SPEC_DIR "\n",
+        .run = sandbox_list,
+        .getopt = verb_no_options,
+};
 
 /* ---- create ---- */
 
@@ -191,8 +207,6 @@ int split_at_double_dash(int argc, char *argv[]) {
                         return i;
         return argc;
 }
-
-#define PROFILES_DIR DATADIR "/profiles"
 
 static double elapsed(const struct timespec *t0) {
         struct timespec t;
@@ -267,8 +281,6 @@ static int write_spec(const char *name, const SandboxSpec *spec) {
         return 0;
 }
 
-#define POLICIES_DIR "/etc/openshell/policies"
-
 /* --policy FILE: validated now (every problem printed, nothing written if it is invalid), then copied
  * to POLICIES_DIR/sandbox-NAME.yaml, which the spec names: the sandbox keeps the policy it was
  * created with when the original changes, and the supervisor, which cannot see home directories,
@@ -289,7 +301,7 @@ static int install_policy(const char *name, const char *src, char **ret_path) {
         if (r < 0)
                 return log_error_errno(r, "--policy %s: %m", src);
 
-        if (asprintf_safe(&dst, POLICIES_DIR "/sandbox-%s.yaml", name) < 0 ||
+        if (sandbox_policy_copy_path(name, &dst) < 0 ||
             asprintf_safe(&tmp, "%s.tmp-%d", dst, (int) getpid()) < 0)
                 return log_oom();
         if ((mkdir("/etc/openshell", 0755) < 0 && errno != EEXIST) || (mkdir(POLICIES_DIR, 0755) < 0 && errno != EEXIST))
@@ -313,38 +325,33 @@ static int install_policy(const char *name, const char *src, char **ret_path) {
         return 0;
 }
 
-static void create_help(FILE *f) {
-        fprintf(f,
-                "Usage: openshell sandbox create [NAME] [OPTIONS] [-- COMMAND...]\n"
-                "\n"
-                "Write the spec " SANDBOX_SPEC_DIR "/NAME.yaml and start openshell-sandbox@NAME.service.\n"
-                "Without a command the agent is '/bin/sleep infinity': use 'connect' and 'exec' to work in it.\n"
-                "\n"
-                "Options:\n"
-                "  --name NAME        sandbox name (default: sandbox-XXXXXX); letters, digits, '-', '_'\n"
-                "  --policy FILE      policy file, validated and copied to " POLICIES_DIR "/sandbox-NAME.yaml\n"
-                "                     (default: the shipped default policy)\n"
-                "  --from PROFILE     a shipped profile (" PROFILES_DIR "/PROFILE)\n"
-                "  --provider NAME    attach a provider (repeatable; recorded, injected with the egress proxy)\n"
-                "  --forward PORT     forward host 127.0.0.1:PORT into the sandbox (repeatable; recorded)\n"
-                "  --env KEY=VALUE    environment of the agent (repeatable; not for secrets)\n"
-                "  --keep             keep the sandbox when its command exits (default)\n"
-                "  --no-keep          remove the sandbox when its command exits\n"
-                "  --no-start         only write the spec\n");
-}
+enum {
+        ARG_NAME = 0x100,
+        ARG_POLICY,
+        ARG_FROM,
+        ARG_PROVIDER,
+        ARG_FORWARD,
+        ARG_ENV,
+        ARG_KEEP,
+        ARG_NO_KEEP,
+        ARG_NO_START,
+};
+
+static const struct option sandbox_create_options[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "name", required_argument, NULL, ARG_NAME },
+        { "policy", required_argument, NULL, ARG_POLICY },
+        { "from", required_argument, NULL, ARG_FROM },
+        { "provider", required_argument, NULL, ARG_PROVIDER },
+        { "forward", required_argument, NULL, ARG_FORWARD },
+        { "env", required_argument, NULL, ARG_ENV },
+        { "keep", no_argument, NULL, ARG_KEEP },
+        { "no-keep", no_argument, NULL, ARG_NO_KEEP },
+        { "no-start", no_argument, NULL, ARG_NO_START },
+        {},
+};
 
 static int sandbox_create(int argc, char *argv[]) {
-        enum { ARG_NAME = 0x100, ARG_POLICY, ARG_FROM, ARG_PROVIDER, ARG_FORWARD, ARG_ENV, ARG_KEEP, ARG_NO_KEEP,
-               ARG_NO_START };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },         { "name", required_argument, NULL, ARG_NAME },
-                { "policy", required_argument, NULL, ARG_POLICY }, { "from", required_argument, NULL, ARG_FROM },
-                { "provider", required_argument, NULL, ARG_PROVIDER },
-                { "forward", required_argument, NULL, ARG_FORWARD },
-                { "env", required_argument, NULL, ARG_ENV },   { "keep", no_argument, NULL, ARG_KEEP },
-                { "no-keep", no_argument, NULL, ARG_NO_KEEP }, { "no-start", no_argument, NULL, ARG_NO_START },
-                {},
-        };
         _cleanup_(sandbox_spec_freep) SandboxSpec *spec = calloc(1, sizeof(SandboxSpec));
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_free_ char *name = NULL, *unit = NULL;
@@ -362,11 +369,10 @@ static int sandbox_create(int argc, char *argv[]) {
         /* Options and NAME before "--", the command after it. */
         n_opts = split_at_double_dash(argc, argv);
         optind = 0;
-        while ((c = getopt_long(n_opts, argv, "h", options, NULL)) >= 0)
+        while ((c = getopt_long(n_opts, argv, "h", sandbox_create_options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
-                        create_help(stdout);
-                        return EXIT_SUCCESS;
+                        return verb_help();
                 case ARG_NAME:
                         free(name);
                         name = strdup(optarg);
@@ -375,27 +381,22 @@ static int sandbox_create(int argc, char *argv[]) {
                         break;
                 case ARG_POLICY: {
                         struct stat st2;
-                        if (stat(optarg, &st2) < 0 || !S_ISREG(st2.st_mode)) {
-                                log_error("--policy %s: %s", optarg,
-                                          errno == ENOENT ? "no such file" : "not a regular file");
-                                return EXIT_USAGE;
-                        }
+                        if (stat(optarg, &st2) < 0 || !S_ISREG(st2.st_mode))
+                                return usage_error("--policy %s: %s", optarg,
+                                                   errno == ENOENT ? "no such file" : "not a regular file");
                         policy_src = optarg;
                         break;
                 }
                 case ARG_FROM: {
                         _cleanup_free_ char *dir = NULL;
                         struct stat st2;
-                        if (!spec_object_name_is_valid(optarg)) {
-                                log_error("--from %s: invalid profile name (letters, digits, '-' and '_')", optarg);
-                                return EXIT_USAGE;
-                        }
+                        if (!spec_object_name_is_valid(optarg))
+                                return usage_error("--from %s: invalid profile name (letters, digits, '-' and '_')",
+                                                   optarg);
                         if (asprintf_safe(&dir, PROFILES_DIR "/%s", optarg) < 0)
                                 return log_oom();
-                        if (stat(dir, &st2) < 0 || !S_ISDIR(st2.st_mode)) {
-                                log_error("--from %s: no such profile (looked in %s)", optarg, PROFILES_DIR);
-                                return EXIT_USAGE;
-                        }
+                        if (stat(dir, &st2) < 0 || !S_ISDIR(st2.st_mode))
+                                return usage_error("--from %s: no such profile (looked in %s)", optarg, PROFILES_DIR);
                         free(spec->profile);
                         spec->profile = strdup(optarg);
                         if (!spec->profile)
@@ -403,11 +404,9 @@ static int sandbox_create(int argc, char *argv[]) {
                         break;
                 }
                 case ARG_PROVIDER:
-                        if (!spec_object_name_is_valid(optarg)) {
-                                log_error("--provider %s: invalid provider name (letters, digits, '-' and '_')",
-                                          optarg);
-                                return EXIT_USAGE;
-                        }
+                        if (!spec_object_name_is_valid(optarg))
+                                return usage_error(
+                                        "--provider %s: invalid provider name (letters, digits, '-' and '_')", optarg);
                         if (strv_contains(spec->providers, optarg))
                                 break;
                         if (strv_extend(&spec->providers, optarg) < 0)
@@ -415,14 +414,10 @@ static int sandbox_create(int argc, char *argv[]) {
                         break;
                 case ARG_FORWARD: {
                         uint16_t port, *p;
-                        if (parse_port(optarg, &port) < 0) {
-                                log_error("--forward %s: invalid port; expected 1..=65535", optarg);
-                                return EXIT_USAGE;
-                        }
-                        if (spec->n_forward >= SANDBOX_FORWARDS_MAX) {
-                                log_error("--forward: at most %u ports", SANDBOX_FORWARDS_MAX);
-                                return EXIT_USAGE;
-                        }
+                        if (parse_port(optarg, &port) < 0)
+                                return usage_error("--forward %s: invalid port; expected 1..=65535", optarg);
+                        if (spec->n_forward >= SANDBOX_FORWARDS_MAX)
+                                return usage_error("--forward: at most %u ports", SANDBOX_FORWARDS_MAX);
                         p = reallocarray(spec->forward, spec->n_forward + 1, sizeof(uint16_t));
                         if (!p)
                                 return log_oom();
@@ -433,10 +428,8 @@ static int sandbox_create(int argc, char *argv[]) {
                 case ARG_ENV: {
                         const char *eq = strchr(optarg, '=');
                         _cleanup_free_ char *key = eq ? strndup(optarg, (size_t) (eq - optarg)) : NULL;
-                        if (!eq || !key || !environment_name_is_valid(key) || string_has_cc(eq + 1)) {
-                                log_error("--env %s: expected KEY=VALUE with a valid variable name", optarg);
-                                return EXIT_USAGE;
-                        }
+                        if (!eq || !key || !environment_name_is_valid(key) || string_has_cc(eq + 1))
+                                return usage_error("--env %s: expected KEY=VALUE with a valid variable name", optarg);
                         if (strv_extend(&spec->environment, optarg) < 0)
                                 return log_oom();
                         break;
@@ -451,27 +444,22 @@ static int sandbox_create(int argc, char *argv[]) {
                         start = false;
                         break;
                 default:
-                        create_help(stderr);
-                        return EXIT_USAGE;
+                        return verb_usage();
                 }
 
         /* A positional NAME (upstream's form). */
         if (optind < n_opts) {
-                if (name || optind + 1 < n_opts) {
-                        log_error("unexpected argument '%s' (the command goes after '--')",
-                                  name ? argv[optind] : argv[optind + 1]);
-                        return EXIT_USAGE;
-                }
+                if (name || optind + 1 < n_opts)
+                        return usage_error("unexpected argument '%s' (the command goes after '--')",
+                                           name ? argv[optind] : argv[optind + 1]);
                 name = strdup(argv[optind]);
                 if (!name)
                         return log_oom();
         }
         if (n_opts + 1 < argc) {
                 const char *prog = argv[n_opts + 1];
-                if (isempty(prog) || (prog[0] != '/' && strchr(prog, '/'))) {
-                        log_error("command '%s' must be an absolute path or a bare name", prog);
-                        return EXIT_USAGE;
-                }
+                if (isempty(prog) || (prog[0] != '/' && strchr(prog, '/')))
+                        return usage_error("command '%s' must be an absolute path or a bare name", prog);
                 spec->command = strv_copy(argv + n_opts + 1);
                 if (!spec->command)
                         return log_oom();
@@ -483,12 +471,10 @@ static int sandbox_create(int argc, char *argv[]) {
 
         if (!name && random_name(&name) < 0)
                 return log_error_errno(EIO, "Failed to pick a sandbox name.");
-        if (!sandbox_name_is_valid(name)) {
-                log_error("invalid sandbox name '%s': use 1-%d letters, digits, '-' or '_', starting with a letter "
-                          "or digit",
-                          name, SANDBOX_NAME_MAX);
-                return EXIT_USAGE;
-        }
+        if (!sandbox_name_is_valid(name))
+                return usage_error("invalid sandbox name '%s': use 1-%d letters, digits, '-' or '_', starting "
+                                   "with a letter or digit",
+                                   name, SANDBOX_NAME_MAX);
 
         if (start) {
                 r = cli_bus_open(&bus);
@@ -533,6 +519,101 @@ static int sandbox_create(int argc, char *argv[]) {
         return EXIT_SUCCESS;
 }
 
+static const Verb sandbox_create_verb = {
+        .name = "create",
+        .summary = "Create a sandbox and start it",
+        .synopsis = "[NAME] [OPTIONS] [-- COMMAND [ARG...]]",
+        .description =
+                "Write the sandbox's spec " SANDBOX_SPEC_DIR "/NAME.yaml and start its supervisor "
+                SANDBOX_SUPERVISOR_PREFIX "NAME.service, as 'systemctl start' would, waiting until systemd has "
+                "finished the start job. The supervisor compiles the sandbox's policy and starts COMMAND as the "
+                "agent: the transient unit " SANDBOX_AGENT_PREFIX "NAME.service, in a slice of its own below "
+                "openshell.slice, with the workdir " SANDBOX_STATE_DIR "/NAME (created at the first start, kept "
+                "across restarts) mounted at " SANDBOX_WORKDIR_IN_SANDBOX ". An existing sandbox of the same name "
+                "is never replaced.\n"
+                "\n"
+                "COMMAND is a program, an absolute path or a bare name systemd looks up in its PATH, and its "
+                "arguments; they are passed literally ('$' is not expanded). Without one the agent is the profile's "
+                "command (--from) or '/bin/sleep infinity': a sandbox to work in with 'sandbox connect' and "
+                "'sandbox exec'.\n"
+                "\n"
+                "NAME, the first argument or --name, is 1 to 63 letters, digits, '-' or '_', starting with a letter "
+                "or digit; it names the units and files above. Default: sandbox-XXXXXX (random).\n"
+                "\n"
+                "Each step prints a line with the time since the start: the spec written, then 'ready' with the "
+                "agent's unit and main PID (or 'started; its command has already ended'). When the supervisor "
+                "cannot start (an invalid spec or policy ends it with status 78), the spec stays: read 'journalctl "
+                "-u " SANDBOX_SUPERVISOR_PREFIX "NAME', then fix it and 'systemctl start " SANDBOX_SUPERVISOR_PREFIX
+                "NAME', or 'openshell sandbox delete NAME'.\n",
+        .options = (const VerbItem[]) {
+                { "--name NAME", "The sandbox's name, instead of the first argument." },
+                { "--policy FILE",
+                  "The sandbox's policy, in upstream OpenShell's policy format. It is validated first: every "
+                  "problem is printed, and an invalid policy creates nothing (exit status 1). A valid FILE is "
+                  "copied to " POLICIES_DIR "/sandbox-NAME.yaml and the spec names the copy: the sandbox keeps the "
+                  "policy it was created with, and the supervisor, which cannot read home directories, can read it. "
+                  "Default: the profile's policy with --from, else " DATADIR "/policies/default.yaml (no egress, the "
+                  "workdir read-write, the system read-only)." },
+                { "--from PROFILE",
+                  "Use the profile " PROFILES_DIR "/PROFILE/: its sandbox.yaml gives the command, forwards and "
+                  "providers the command line does not, and environment variables (--env adds to and overrides "
+                  "them); its policy.yaml is the policy unless --policy is given. The spec records the profile's "
+                  "name, and the supervisor reads the profile at every start." },
+                { "--provider NAME",
+                  "Attach a provider from 'openshell provider list' (repeatable). Recorded in the spec; not "
+                  "injected yet (that comes with the egress proxy), which the supervisor says in its journal." },
+                { "--forward PORT",
+                  "Forward the host's 127.0.0.1:PORT to 127.0.0.1:PORT in the sandbox (repeatable, at most 64). "
+                  "Recorded in the spec; not set up yet, which the supervisor says in its journal. Upstream's "
+                  "BIND:PORT form is not supported." },
+                { "--env KEY=VALUE",
+                  "An environment variable of the agent (repeatable). Not for secrets: the spec is readable by "
+                  "every user." },
+                { "--keep",
+                  "Keep the sandbox when its command exits (the default): 'systemctl start' runs it again." },
+                { "--no-keep",
+                  "Remove the sandbox, its spec and its workdir, once its command has exited (keep: false in the "
+                  "spec): for one run." },
+                { "--no-start",
+                  "Only write the spec (and the copy of the --policy file); start it later with 'systemctl start "
+                  SANDBOX_SUPERVISOR_PREFIX "NAME'. Needs no running systemd." },
+                {},
+        },
+        .exit_status = (const VerbItem[]) {
+                { "0", "The sandbox was created and, unless --no-start, its supervisor started (also when the "
+                       "command has already ended)." },
+                { "1", "The policy is invalid, the sandbox exists already, a file cannot be written (run as root), "
+                       "systemd cannot be reached, or the supervisor failed to start." },
+                { "2", "Usage error: an unknown option; an invalid NAME, port or KEY=VALUE; no such --policy file or "
+                       "--from profile; a COMMAND that is neither an absolute path nor a bare name." },
+                {},
+        },
+        .examples = "A sandbox to work in, and a shell in it:\n"
+                    "\n"
+                    "  openshell sandbox create dev\n"
+                    "  openshell sandbox connect dev\n"
+                    "\n"
+                    "An agent under a policy of your own:\n"
+                    "\n"
+                    "  openshell sandbox create agent1 --policy ./policy.yaml --env LOG_LEVEL=info \\\n"
+                    "      -- /usr/local/bin/my-agent --serve\n"
+                    "\n"
+                    "The openclaw profile; a run that leaves nothing behind, its output in the journal:\n"
+                    "\n"
+                    "  openshell sandbox create claw --from openclaw\n"
+                    "  openshell sandbox create once --no-keep -- /usr/bin/id\n"
+                    "  journalctl -u " SANDBOX_AGENT_PREFIX "once\n",
+        .see_also = "The same with systemd, once the spec is written (by hand, or with --no-start):\n"
+                    "\n"
+                    "  systemctl start " SANDBOX_SUPERVISOR_PREFIX "NAME\n"
+                    "  systemctl enable " SANDBOX_SUPERVISOR_PREFIX "NAME      # start it at boot\n"
+                    "  journalctl -u " SANDBOX_SUPERVISOR_PREFIX "NAME -u " SANDBOX_AGENT_PREFIX "NAME\n"
+                    "\n"
+                    "openshell sandbox get, openshell policy validate, openshell policy compile, systemd.exec(5).\n",
+        .run = sandbox_create,
+        .getopt = sandbox_create_options,
+};
+
 /* ---- get ---- */
 
 /* Upstream's phases, from the two units' states. */
@@ -574,17 +655,13 @@ static int sandbox_get(int argc, char *argv[]) {
         char b1[32], b2[32];
         int r;
 
-        if (argc != 2 || streq(argv[1], "--help") || streq(argv[1], "-h")) {
-                fprintf(argc == 2 ? stdout : stderr,
-                        "Usage: openshell sandbox get NAME\n\nShow a sandbox: phase, spec, units, main PID, memory and "
-                        "CPU now, forwards.\n");
-                return argc == 2 ? EXIT_SUCCESS : EXIT_USAGE;
-        }
-        name = argv[1];
-        if (!sandbox_name_is_valid(name)) {
-                log_error("invalid sandbox name '%s'", name);
-                return EXIT_USAGE;
-        }
+        if (!verb_parse_no_options(argc, argv, &r))
+                return r;
+        if (argc - optind != 1)
+                return usage_error("sandbox get takes one sandbox NAME");
+        name = argv[optind];
+        if (!sandbox_name_is_valid(name))
+                return usage_error("invalid sandbox name '%s'", name);
         if (sandbox_supervisor_unit(name, &sup_unit) < 0 || sandbox_agent_unit(name, &agent_unit) < 0 ||
             sandbox_workdir_path(name, &workdir) < 0)
                 return log_oom();
@@ -638,6 +715,36 @@ static int sandbox_get(int argc, char *argv[]) {
         return EXIT_SUCCESS;
 }
 
+static const Verb sandbox_get_verb = {
+        .name = "get",
+        .summary = "Show one sandbox",
+        .synopsis = "NAME",
+        .description =
+                "Show a sandbox: its phase; what its spec " SANDBOX_SPEC_DIR "/NAME.yaml says (command, policy, "
+                "profile, providers, forwards, keep); the state of its supervisor " SANDBOX_SUPERVISOR_PREFIX
+                "NAME.service and of its agent " SANDBOX_AGENT_PREFIX "NAME.service; while the agent runs, its main "
+                "PID, its memory and CPU time now (systemd's MemoryCurrent and CPUUsageNSec); and its workdir.\n"
+                "\n"
+                "The phase uses upstream's names: Provisioning (the supervisor is starting), Ready (supervisor and "
+                "agent active), Unknown (the supervisor is active, the agent is not), Stopping, Stopped, Error (the "
+                "supervisor failed).\n",
+        .exit_status = (const VerbItem[]) {
+                { "0", "The sandbox was shown." },
+                { "1", "There is no such sandbox (neither a spec nor a unit), its spec is invalid, or systemd cannot "
+                       "be reached." },
+                VERB_EXIT_USAGE,
+                {},
+        },
+        .examples = "  openshell sandbox get demo\n",
+        .see_also = "The same from systemd:\n"
+                    "\n"
+                    "  systemctl status " SANDBOX_SUPERVISOR_PREFIX "NAME " SANDBOX_AGENT_PREFIX "NAME\n"
+                    "  systemctl show -p MainPID,MemoryCurrent,CPUUsageNSec " SANDBOX_AGENT_PREFIX "NAME\n"
+                    "  cat " SANDBOX_SPEC_DIR "/NAME.yaml\n",
+        .run = sandbox_get,
+        .getopt = verb_no_options,
+};
+
 /* ---- delete ---- */
 
 static int delete_one(sd_bus *bus, const char *name, bool purge) {
@@ -674,7 +781,7 @@ static int delete_one(sd_bus *bus, const char *name, bool purge) {
         {
                 /* the copy `create --policy` made for this sandbox */
                 _cleanup_free_ char *policy = NULL;
-                if (asprintf_safe(&policy, POLICIES_DIR "/sandbox-%s.yaml", name) < 0)
+                if (sandbox_policy_copy_path(name, &policy) < 0)
                         return log_oom();
                 if (unlink(policy) < 0 && errno != ENOENT)
                         log_warning_errno(errno, "Failed to remove %s, ignoring: %m", policy);
@@ -696,25 +803,24 @@ static int delete_one(sd_bus *bus, const char *name, bool purge) {
         return 0;
 }
 
+static const struct option sandbox_delete_options[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "purge", no_argument, NULL, 'p' },
+        { "all", no_argument, NULL, 'a' },
+        {},
+};
+
 static int sandbox_delete(int argc, char *argv[]) {
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "purge", no_argument, NULL, 'p' },
-                { "all", no_argument, NULL, 'a' },
-                {},
-        };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sandbox_table_done) SandboxTable t = {};
         bool purge = false, all = false;
         int c, r, ret = EXIT_SUCCESS;
 
         optind = 0;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "h", sandbox_delete_options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
-                        printf("Usage: openshell sandbox delete NAME... | --all [--purge]\n\n"
-                               "Stop the sandbox, remove its spec and unit, and with --purge its workdir.\n");
-                        return EXIT_SUCCESS;
+                        return verb_help();
                 case 'p':
                         purge = true;
                         break;
@@ -722,17 +828,13 @@ static int sandbox_delete(int argc, char *argv[]) {
                         all = true;
                         break;
                 default:
-                        return EXIT_USAGE;
+                        return verb_usage();
                 }
-        if (all == (optind < argc)) {
-                log_error("sandbox delete takes sandbox names or --all");
-                return EXIT_USAGE;
-        }
+        if (all == (optind < argc))
+                return usage_error("sandbox delete takes sandbox names or --all");
         for (int i = optind; i < argc; i++)
-                if (!sandbox_name_is_valid(argv[i])) {
-                        log_error("invalid sandbox name '%s'", argv[i]);
-                        return EXIT_USAGE;
-                }
+                if (!sandbox_name_is_valid(argv[i]))
+                        return usage_error("invalid sandbox name '%s'", argv[i]);
 
         r = cli_bus_open(&bus);
         if (r < 0)
@@ -754,24 +856,61 @@ static int sandbox_delete(int argc, char *argv[]) {
         return ret;
 }
 
-static const Verb sandbox_verbs[] = {
-        { "create", "Create a sandbox and start it", sandbox_create },
-        { "list", "List sandboxes and the state of their units", sandbox_list },
-        { "get", "Show one sandbox", sandbox_get },
-        { "delete", "Stop and remove sandboxes", sandbox_delete },
-        { "exec", "Run a command inside a sandbox (non-interactive)", sandbox_exec },
-        { "connect", "Open an interactive shell inside a sandbox", sandbox_connect },
-        { "upload", "Copy files from the host into a sandbox's /sandbox", sandbox_upload },
-        { "download", "Copy files from a sandbox's /sandbox to the host", sandbox_download },
+static const Verb sandbox_delete_verb = {
+        .name = "delete",
+        .summary = "Stop and remove sandboxes",
+        .synopsis = "NAME... [--purge]\n--all [--purge]",
+        .description =
+                "For each sandbox: stop its supervisor " SANDBOX_SUPERVISOR_PREFIX "NAME.service if it runs, which "
+                "stops the agent " SANDBOX_AGENT_PREFIX "NAME.service with it, and wait until systemd is done; reset "
+                "its failed state and disable it (a sandbox enabled with 'systemctl enable' must not come back at "
+                "boot without its spec); remove its spec " SANDBOX_SPEC_DIR "/NAME.yaml and the policy copy "
+                POLICIES_DIR "/sandbox-NAME.yaml. The workdir " SANDBOX_STATE_DIR "/NAME is kept unless --purge is "
+                "given. A sandbox that does not exist is reported, and the others are still deleted.\n",
+        .options = (const VerbItem[]) {
+                { "--all", "Delete every sandbox 'openshell sandbox list' shows, instead of the NAMEs." },
+                { "--purge", "Also remove the workdirs, with everything the agents wrote there." },
+                {},
+        },
+        .exit_status = (const VerbItem[]) {
+                { "0", "Every sandbox was deleted." },
+                { "1", "A sandbox does not exist, or could not be stopped or removed (the others were deleted); or "
+                       "systemd cannot be reached." },
+                VERB_EXIT_USAGE,
+                {},
+        },
+        .examples = "  openshell sandbox delete demo\n"
+                    "  openshell sandbox delete --all --purge\n",
+        .see_also = "The same with systemd:\n"
+                    "\n"
+                    "  systemctl stop " SANDBOX_SUPERVISOR_PREFIX "NAME\n"
+                    "  systemctl disable " SANDBOX_SUPERVISOR_PREFIX "NAME\n"
+                    "  rm " SANDBOX_SPEC_DIR "/NAME.yaml\n"
+                    "  rm -r " SANDBOX_STATE_DIR "/NAME      # --purge\n",
+        .run = sandbox_delete,
+        .getopt = sandbox_delete_options,
 };
 
-int verb_sandbox(int argc, char *argv[]) {
-        if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h")) {
-                FILE *f = argc < 2 ? stderr : stdout;
-                fprintf(f, "Usage: openshell sandbox COMMAND ...\n\nCommands:\n");
-                verb_print_table(sandbox_verbs, ELEMENTSOF(sandbox_verbs), f);
-                fprintf(f, "\nRun 'openshell sandbox COMMAND --help' for a command's options.\n");
-                return argc < 2 ? EXIT_USAGE : EXIT_SUCCESS;
-        }
-        return verb_dispatch("sandbox", sandbox_verbs, ELEMENTSOF(sandbox_verbs), argc - 1, argv + 1);
-}
+const Verb sandbox_verb = {
+        .name = "sandbox",
+        .summary = "Create, list and manage sandboxes",
+        .description =
+                "A sandbox NAME is its spec " SANDBOX_SPEC_DIR "/NAME.yaml and two units: the supervisor "
+                SANDBOX_SUPERVISOR_PREFIX "NAME.service and the agent " SANDBOX_AGENT_PREFIX "NAME.service, a "
+                "transient unit with the restrictions of the sandbox's policy; the agent's workdir "
+                SANDBOX_STATE_DIR "/NAME is its " SANDBOX_WORKDIR_IN_SANDBOX ". These commands create, show and "
+                "remove sandboxes, run commands in them and copy files in and out; the units can equally be "
+                "started, stopped and watched with systemctl and journalctl.\n",
+        .see_also = "systemctl(1), journalctl(1), openshell policy --help.\n",
+        .verbs = (const Verb *const[]) {
+                &sandbox_create_verb,
+                &sandbox_list_verb,
+                &sandbox_get_verb,
+                &sandbox_delete_verb,
+                &sandbox_exec_verb,
+                &sandbox_connect_verb,
+                &sandbox_upload_verb,
+                &sandbox_download_verb,
+                NULL,
+        },
+};

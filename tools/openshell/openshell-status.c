@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* openshell status: is everything a sandbox needs in place on this machine? */
 
+#include <getopt.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
@@ -39,22 +40,17 @@ static void print_cgroup(void) {
                 printf("cgroup:      legacy or hybrid hierarchy (memory, CPU and task limits may not apply)\n");
 }
 
-int verb_status(int argc, char *argv[]) {
+static int status_run(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(unit_state_done) UnitState broker = {};
         _cleanup_free_ char *version = NULL, *state = NULL;
         int r;
 
-        if (argc > 1) {
-                if (streq(argv[1], "--help") || streq(argv[1], "-h")) {
-                        printf("Usage: openshell status\n\nWhat this machine offers sandboxes: systemd, the broker, "
-                               "Landlock, cgroups.\n");
-                        return EXIT_SUCCESS;
-                }
-                log_error("status takes no arguments");
-                return EXIT_USAGE;
-        }
+        if (!verb_parse_no_options(argc, argv, &r))
+                return r;
+        if (optind < argc)
+                return usage_error("status takes no arguments, got '%s'", argv[optind]);
 
         printf("openshell:   %s\n", PROJECT_VERSION);
         r = cli_bus_open(&bus);
@@ -80,3 +76,30 @@ int verb_status(int argc, char *argv[]) {
         printf("Sandboxes:   see 'openshell sandbox list'\n");
         return EXIT_SUCCESS;
 }
+
+const Verb status_verb = {
+        .name = "status",
+        .summary = "What this machine offers sandboxes",
+        .description =
+                "Print what sandboxes on this machine depend on: the version of openshell; systemd's version and "
+                "state (systemctl is-system-running), asked over the system bus; the state of the inference "
+                "broker's socket, openshell-broker.socket; the Landlock ABI the kernel offers (or why there is "
+                "none); and whether the cgroup hierarchy is unified, without which memory, CPU and task limits "
+                "may not apply.\n",
+        .exit_status = (const VerbItem[]) {
+                { "0", "The status was printed." },
+                { "1", "systemd cannot be reached over the system bus (Landlock and cgroups are printed still)." },
+                VERB_EXIT_USAGE,
+                {},
+        },
+        .examples = "  openshell status\n",
+        .see_also = "The same from systemd and the kernel:\n"
+                    "\n"
+                    "  systemctl --version; systemctl is-system-running\n"
+                    "  systemctl status openshell-broker.socket\n"
+                    "  stat -fc %T /sys/fs/cgroup      # cgroup2fs: unified\n"
+                    "\n"
+                    "landlock(7), systemd.resource-control(5).\n",
+        .run = status_run,
+        .getopt = verb_no_options,
+};

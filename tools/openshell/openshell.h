@@ -1,36 +1,26 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
+#include "cli-verb.h"
 #include "macro.h"
+#include "sandbox-name.h"
 
-/* Exit statuses of the CLI: 0 success, 1 the operation failed or the input is invalid, 2 usage error. */
-#define EXIT_USAGE 2
+/* The commands and groups of openshell_verb (cli-verb.h), each defined next to its implementation. */
+extern const Verb sandbox_verb;
+extern const Verb sandbox_exec_verb, sandbox_connect_verb;     /* openshell-sandbox-exec.c */
+extern const Verb sandbox_upload_verb, sandbox_download_verb; /* openshell-sandbox-files.c */
+extern const Verb status_verb;
+extern const Verb policy_verb;
+extern const Verb provider_verb;  /* openshell-provider.c */
+extern const Verb inference_verb; /* openshell-inference.c */
 
-typedef struct Verb {
-        const char *name;
-        const char *summary;
-        int (*dispatch)(int argc, char *argv[]); /* argv[0] is the verb */
-} Verb;
+/* Where `sandbox create` finds profiles (--from) and puts the copy of a --policy file. */
+#define PROFILES_DIR DATADIR "/profiles"
+#define POLICIES_DIR SANDBOX_POLICIES_DIR
 
-/* Runs the verb named by argv[0] from table, or prints usage. group names the command group
- * ("sandbox", "policy", ...) for messages. */
-int verb_dispatch(const char *group, const Verb *table, size_t n, int argc, char *argv[]);
-void verb_print_table(const Verb *table, size_t n, FILE *f);
-
-int verb_sandbox(int argc, char *argv[]);
-int verb_status(int argc, char *argv[]);
+/* main(): global options, then the command. */
+int openshell_run(int argc, char *argv[]);
 
 /* The index of the first "--" in argv (options and positional arguments come before it, a command
  * after it), or argc. */
 int split_at_double_dash(int argc, char *argv[]);
-
-/* openshell sandbox exec|connect|upload|download */
-int sandbox_exec(int argc, char *argv[]);
-int sandbox_connect(int argc, char *argv[]);
-int sandbox_upload(int argc, char *argv[]);
-int sandbox_download(int argc, char *argv[]);
-int verb_policy(int argc, char *argv[]);
-
-/* openshell provider|inference (openshell-provider.c, openshell-inference.c) */
-int verb_provider(int argc, char *argv[]);
-int verb_inference(int argc, char *argv[]);

@@ -99,6 +99,9 @@ assert_rc 2 openshell sandbox delete
 # --no-keep: gone once its command has ended
 openshell sandbox create cli2 --no-keep -- /bin/true
 wait_until 10 sh -c '[ ! -e /etc/openshell/sandboxes/cli2.yaml ] && [ ! -e /var/lib/openshell/sandboxes/cli2 ]'
+# with a policy of its own: the copy create installed goes too
+openshell sandbox create cli2 --no-keep --policy /usr/share/openshell/policies/default.yaml -- /bin/true >/dev/null
+wait_until 10 sh -c '[ ! -e /etc/openshell/sandboxes/cli2.yaml ] && [ ! -e /etc/openshell/policies/sandbox-cli2.yaml ]'
 
 # bad input: usage errors
 assert_rc 2 openshell sandbox create 'bad name'

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "check-util.h"
+#include "cli-run.h"
 #include "string-util.h"
 
 #define SECRET "sk-very-secret-0123456789"
@@ -20,66 +21,22 @@ static char root[] = "/tmp/openshell-test-cli-XXXXXX";
 static pid_t fake_pid = -1;
 static unsigned fake_port;
 
-typedef struct Run {
-        int status;
-        char out[65536];
-        char err[65536];
-} Run;
-
-static const char *cli(void) {
-        const char *p = secure_getenv("OPENSHELL_CLI");
-        return p ?: "openshell";
-}
-
-static void slurp(int fd, char *buf, size_t size) {
-        size_t n = 0;
-        ssize_t k;
-        (void) lseek(fd, 0, SEEK_SET);
-        while (n + 1 < size && (k = read(fd, buf + n, size - n - 1)) > 0)
-                n += (size_t) k;
-        buf[n] = 0;
-}
+typedef CliRun Run;
 
 /* Runs the CLI with the arguments (NULL-terminated) and extra environment "K=V" strings. */
 static void run_env(Run *r, char *const *env_extra, ...) {
-        char *argv[64] = { (char *) cli() };
-        char outp[] = "/tmp/osh-out-XXXXXX", errp[] = "/tmp/osh-err-XXXXXX";
-        int out = mkstemp(outp), err = mkstemp(errp), st;
-        size_t n = 1;
+        char *args[64] = {};
+        size_t n = 0;
         va_list ap;
-        pid_t pid;
 
-        ck_assert_int_ge(out, 0);
-        ck_assert_int_ge(err, 0);
-        unlink(outp);
-        unlink(errp);
         va_start(ap, env_extra);
-        for (char *a; (a = va_arg(ap, char *)) && n < ELEMENTSOF(argv) - 1;)
-                argv[n++] = a;
+        for (char *a; (a = va_arg(ap, char *)) && n < ELEMENTSOF(args) - 1;)
+                args[n++] = a;
         va_end(ap);
-        argv[n] = NULL;
-
-        pid = fork();
-        ck_assert_int_ge(pid, 0);
-        if (pid == 0) {
-                dup2(out, 1);
-                dup2(err, 2);
-                setenv("OPENSHELL_ROOT_DIR", root, 1);
-                /* never reach a real system bus or broker from a test */
-                setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent", 1);
-                for (size_t i = 0; env_extra && env_extra[i]; i++)
-                        putenv(env_extra[i]);
-                execv(argv[0], argv);
-                _exit(127);
-        }
-        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-        r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        slurp(out, r->out, sizeof r->out);
-        slurp(err, r->err, sizeof r->err);
-        close(out);
-        close(err);
-        ck_assert_msg(!strstr(r->out, SECRET) && !strstr(r->err, SECRET), "secret printed by %s %s %s",
-                      argv[1], strna(argv[2]), strna(argv[3]));
+        args[n] = NULL;
+        cli_run(r, root, env_extra, args);
+        ck_assert_msg(!strstr(r->out, SECRET) && !strstr(r->err, SECRET), "secret printed by %s %s %s", args[0],
+                      strna(args[1]), strna(args[2]));
 }
 
 #define RUN(r, ...) run_env(r, NULL, __VA_ARGS__, NULL)
@@ -147,7 +104,7 @@ static void read_file(const char *rel, char *buf, size_t size) {
         snprintf(p, sizeof p, "%s/etc/openshell/%s", root, rel);
         fd = open(p, O_RDONLY | O_CLOEXEC);
         ck_assert_msg(fd >= 0, "cannot open %s", p);
-        slurp(fd, buf, size);
+        cli_read_fd(fd, buf, size);
         close(fd);
 }
 
@@ -155,7 +112,7 @@ START_TEST(test_usage_errors) {
         Run r;
 
         RUN(&r, "provider");
-        expect(&r, 2, "Usage");
+        expect(&r, 2, "'openshell provider' needs a command");
         RUN(&r, "provider", "crate");
         expect(&r, 2, "did you mean 'create'");
         RUN(&r, "provider", "create", "--type", "openai");
@@ -402,8 +359,8 @@ static Suite *suite(void) {
 }
 
 int main(void) {
-        if (access(cli(), X_OK) < 0) {
-                fprintf(stderr, "OPENSHELL_CLI (%s) not executable, skipping\n", cli());
+        if (access(cli_path(), X_OK) < 0) {
+                fprintf(stderr, "OPENSHELL_CLI (%s) not executable, skipping\n", cli_path());
                 return EXIT_TEST_SKIP;
         }
         return check_run_suite(suite());
