@@ -28,8 +28,8 @@
 
 /* Defaults of the resource extension when a policy sets none: bounded, but enough for an agent that
  * runs node, git and a compiler. */
-#define DEFAULT_MEMORY_MAX (UINT64_C(4) << 30)
-#define DEFAULT_TASKS_MAX 512U
+#define DEFAULT_MEMORY_MAX POLICY_DEFAULT_MEMORY_MAX
+#define DEFAULT_TASKS_MAX POLICY_DEFAULT_TASKS_MAX
 #define DEFAULT_OPEN_FILES 4096U
 
 uint64_t landlock_fs_rights_for_abi(unsigned abi) {

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
+/* What an agent gets when its policy sets no x-openshell.resources. */
+#define POLICY_DEFAULT_MEMORY_MAX (UINT64_C(4) << 30)
+#define POLICY_DEFAULT_TASKS_MAX 512U
+
 /* The policy compiler: one function from a validated Policy to the four things a sandbox is made of
  * (DESIGN.md "Policy"), each plain data with a printed form (policy-print.c):
  *   1. systemd unit properties for the transient agent unit ("Key=Value", unit-file spelling),

@@ -94,8 +94,8 @@ static int load_spec(const char *name, SandboxSpec **ret) {
         return 0;
 }
 
-#define PROFILES_DIR DATADIR "/profiles"
-#define DEFAULT_POLICY DATADIR "/policies/default.yaml"
+#define PROFILES_DIR SANDBOX_PROFILES_DIR
+#define DEFAULT_POLICY SANDBOX_DEFAULT_POLICY
 
 static void log_diags(const DiagList *diags) {
         for (size_t i = 0; i < diags->n_items; i++) {

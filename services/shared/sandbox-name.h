@@ -26,6 +26,9 @@ int sandbox_slice_unit(const char *name, char **ret);
 #define SANDBOX_SPEC_DIR "/etc/openshell/sandboxes"
 #define SANDBOX_STATE_DIR "/var/lib/openshell/sandboxes"
 #define SANDBOX_POLICIES_DIR "/etc/openshell/policies"
+/* The policy of a sandbox whose spec and profile name none; profiles are PROFILES_DIR/NAME/{sandbox,policy}.yaml. */
+#define SANDBOX_DEFAULT_POLICY DATADIR "/policies/default.yaml"
+#define SANDBOX_PROFILES_DIR DATADIR "/profiles"
 /* The supervisor's runtime folder (RuntimeDirectory=): what it applied, for `openshell sandbox exec`. */
 #define SANDBOX_RUNTIME_DIR "/run/openshell/sandboxes"
 #define SANDBOX_AGENT_PROPERTIES "agent.properties"

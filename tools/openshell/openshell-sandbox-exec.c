@@ -88,9 +88,15 @@ static int read_agent_properties(const char *name, char ***ret) {
         f = fopen(path, "re");
         if (!f) {
                 if (errno == ENOENT) {
-                        log_error("Sandbox '%s' is not running (start it with 'systemctl start "
-                                  "openshell-sandbox@%s').",
-                                  name, name);
+                        _cleanup_free_ char *spec = NULL;
+                        if (sandbox_spec_path(name, &spec) < 0)
+                                return log_oom();
+                        if (access(spec, F_OK) < 0)
+                                log_error("No sandbox '%s' (no spec %s).", name, spec);
+                        else
+                                log_error("Sandbox '%s' is not running (start it with 'systemctl start "
+                                          "openshell-sandbox@%s').",
+                                          name, name);
                         return -ESRCH;
                 }
                 return log_error_errno(errno, "Failed to read %s: %m", path);

@@ -66,7 +66,7 @@ static bool name_is_plain(const char *n) {
 }
 
 static const char *resolve_error(int r) {
-        return r == -EXDEV ? "leads outside the sandbox's /sandbox" : strerror(-r);
+        return r == -EXDEV ? "leads outside the sandbox's /sandbox" : r == -ENOENT ? "does not exist" : strerror(-r);
 }
 
 /* NAME SRC [DST] of upload and download. Returns false when the command must end now with *ret_status

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "openshell.h"
 #include "sandbox-name.h"
+#include "policy-compile.h"
 #include "policy.h"
 #include "sandbox-spec.h"
 #include "string-util.h"
@@ -646,6 +647,45 @@ static int load_spec_quiet(const char *name, SandboxSpec **ret) {
         return 0;
 }
 
+/* Which policy the supervisor applies (as it chooses: the spec's, the profile's, the default) and what
+ * it grants, in two lines; `openshell policy compile` shows all of it. */
+static void print_policy_summary(const SandboxSpec *spec) {
+        _cleanup_(diag_list_done) DiagList d = {};
+        _cleanup_(policy_freep) Policy *p = NULL;
+        _cleanup_free_ char *profile_policy = NULL;
+        const char *path = spec->policy;
+        char mem[32], tasks[32];
+
+        if (!path && spec->profile) {
+                if (asprintf_safe(&profile_policy, PROFILES_DIR "/%s/policy.yaml", spec->profile) < 0)
+                        return (void) log_oom();
+                path = profile_policy;
+        }
+        if (!path)
+                path = SANDBOX_DEFAULT_POLICY;
+        printf("Policy:      %s\n", path);
+        if (policy_load_file(path, &p, &d) < 0) {
+                printf("             (cannot be used: see 'openshell policy validate %s')\n", path);
+                return;
+        }
+        printf("             files: %zu read-only, %zu read-write (plus the baseline and the workdir); Landlock %s\n",
+               p->n_read_only, p->n_read_write, policy_landlock_compat_to_string(p->landlock_compatibility));
+        if (p->n_rules > 0)
+                printf("             network: %zu network_policies\n", p->n_rules);
+        else
+                printf("             network: none (no network_policies: no egress)\n");
+        if (p->resources.memory_max == UINT64_MAX)
+                snprintf(mem, sizeof mem, "infinity");
+        else
+                format_bytes(mem, sizeof mem, p->resources.memory_max ?: POLICY_DEFAULT_MEMORY_MAX);
+        if (p->resources.tasks_max == UINT64_MAX)
+                snprintf(tasks, sizeof tasks, "infinity");
+        else
+                snprintf(tasks, sizeof tasks, "%" PRIu64, p->resources.tasks_max ?: POLICY_DEFAULT_TASKS_MAX);
+        printf("             limits: memory %s, tasks %s; GPU: %s\n", mem, tasks,
+               p->gpu_all ? "all" : p->n_gpu_devices > 0 ? "the listed devices" : "none");
+}
+
 static int sandbox_get(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sandbox_spec_freep) SandboxSpec *spec = NULL;
@@ -678,7 +718,9 @@ static int sandbox_get(int argc, char *argv[]) {
         r = cli_unit_state(bus, agent_unit, &agent);
         if (r < 0)
                 return r;
-        if (!spec && streq(sup.load_state, "not-found")) {
+        /* openshell-sandbox@NAME.service always loads (from the template): no spec and nothing running
+         * means no sandbox */
+        if (!spec && (streq(sup.load_state, "not-found") || streq(sup.active_state, "inactive"))) {
                 log_error("No sandbox '%s' (no spec " SANDBOX_SPEC_DIR "/%s.yaml and no unit).", name, name);
                 return EXIT_FAILURE;
         }
@@ -691,7 +733,7 @@ static int sandbox_get(int argc, char *argv[]) {
                 STRV_FOREACH(a, spec->command)
                         printf(" %s", *a);
                 printf("%s\n", spec->command ? "" : " (from the profile)");
-                printf("Policy:      %s\n", spec->policy ?: spec->profile ? "(from the profile)" : "(default)");
+                print_policy_summary(spec);
                 if (spec->profile)
                         printf("Profile:     %s\n", spec->profile);
                 printf("Providers:  ");

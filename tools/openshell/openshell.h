@@ -15,7 +15,7 @@ extern const Verb provider_verb;  /* openshell-provider.c */
 extern const Verb inference_verb; /* openshell-inference.c */
 
 /* Where `sandbox create` finds profiles (--from) and puts the copy of a --policy file. */
-#define PROFILES_DIR DATADIR "/profiles"
+#define PROFILES_DIR SANDBOX_PROFILES_DIR
 #define POLICIES_DIR SANDBOX_POLICIES_DIR
 
 /* main(): global options, then the command. */

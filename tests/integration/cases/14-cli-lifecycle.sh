@@ -21,6 +21,13 @@ echo "$out"
 grep -qx "Phase:       Ready" <<<"$out" || fail "get: phase"
 grep -qE "^Main PID:    [0-9]+$" <<<"$out" || fail "get: main PID"
 grep -qx "Agent:       openshell-agent-$name.service (active/running)" <<<"$out" || fail "get: agent"
+grep -qx "Policy:      /usr/share/openshell/policies/default.yaml" <<<"$out" || fail "get: policy file"
+grep -qx "             network: none (no network_policies: no egress)" <<<"$out" || fail "get: policy summary (network)"
+grep -qx "             limits: memory 4.0G, tasks 512; GPU: none" <<<"$out" || fail "get: policy summary (limits)"
+# no such sandbox: an error, not an empty page
+assert_rc 1 openshell sandbox get no-such-sandbox
+grep -q "No sandbox 'no-such-sandbox'" <<<"$(output_of openshell sandbox get no-such-sandbox)" || fail "get: no 'No sandbox' message"
+grep -q "No sandbox 'no-such-sandbox'" <<<"$(output_of openshell sandbox exec no-such-sandbox -- true)" || fail "exec: no 'No sandbox' message"
 
 # exec: output, errors, exit status and stdin pass through; same user, restrictions, netns and /tmp
 wait_until 10 test -s "/var/lib/openshell/sandboxes/$name/netns"
