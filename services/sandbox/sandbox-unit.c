@@ -142,15 +142,7 @@ int sandbox_unit_new_start_message(sd_bus *bus, const SandboxUnitConfig *c, sd_b
         if (r < 0)
                 return r;
 
-        r = sd_bus_message_new_method_call(bus, &m, SYSTEMD_BUS_NAME, SYSTEMD_BUS_PATH, SYSTEMD_MANAGER_IFACE,
-                                           "StartTransientUnit");
-        if (r < 0)
-                return r;
-        /* "fail": refuse rather than replace if a job for this unit is already queued */
-        r = sd_bus_message_append(m, "ss", unit, "fail");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(m, 'a', "(sv)");
+        r = bus_transient_unit_begin(bus, unit, &m);
         if (r < 0)
                 return r;
         STRV_FOREACH(a, assignments) {
@@ -161,13 +153,7 @@ int sandbox_unit_new_start_message(sd_bus *bus, const SandboxUnitConfig *c, sd_b
         r = sandbox_unit_exec_argv(c->command, c->credentials_dir, &argv);
         if (r < 0)
                 return r;
-        r = bus_append_exec_start(m, argv);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_close_container(m);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "a(sa(sv))", 0);
+        r = bus_transient_unit_end(m, argv);
         if (r < 0)
                 return r;
 

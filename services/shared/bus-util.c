@@ -493,3 +493,33 @@ int bus_append_exec_start(sd_bus_message *m, char *const *argv) {
         }
         return 0;
 }
+
+int bus_transient_unit_begin(sd_bus *bus, const char *unit, sd_bus_message **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &m, SYSTEMD_BUS_NAME, SYSTEMD_BUS_PATH, SYSTEMD_MANAGER_IFACE,
+                                           "StartTransientUnit");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "ss", unit, "fail");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(m, 'a', "(sv)");
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+int bus_transient_unit_end(sd_bus_message *m, char *const *argv) {
+        int r;
+
+        r = bus_append_exec_start(m, argv);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return r;
+        return sd_bus_message_append(m, "a(sa(sv))", 0);
+}

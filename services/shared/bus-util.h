@@ -28,3 +28,10 @@ bool bus_unit_assignment_key_supported(const char *key) _pure_;
 
 /* Appends ("ExecStart", a(sasb)) running argv[0] with argv. */
 int bus_append_exec_start(sd_bus_message *m, char *const *argv);
+
+/* A StartTransientUnit call in two halves, the properties appended in between: begin() makes the call
+ * for UNIT with job mode "fail" (refuse rather than replace if a job for it is already queued) and
+ * opens its property array; end() appends ExecStart=ARGV, closes the array and adds no auxiliary
+ * units. */
+int bus_transient_unit_begin(sd_bus *bus, const char *unit, sd_bus_message **ret);
+int bus_transient_unit_end(sd_bus_message *m, char *const *argv);

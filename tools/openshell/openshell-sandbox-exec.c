@@ -150,14 +150,7 @@ static int build_start_message(ExecSession *s, const ExecRequest *req, char *con
         if (r < 0)
                 return r;
 
-        r = sd_bus_message_new_method_call(s->bus, &m, SYSTEMD_BUS_NAME, SYSTEMD_BUS_PATH, SYSTEMD_MANAGER_IFACE,
-                                           "StartTransientUnit");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "ss", s->unit, "fail");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(m, 'a', "(sv)");
+        r = bus_transient_unit_begin(s->bus, s->unit, &m);
         if (r < 0)
                 return r;
 
@@ -203,13 +196,7 @@ static int build_start_message(ExecSession *s, const ExecRequest *req, char *con
                 r = append_fd(m, "StandardErrorFileDescriptor", err);
         if (r < 0)
                 return r;
-        r = bus_append_exec_start(m, argv);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_close_container(m);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "a(sa(sv))", 0);
+        r = bus_transient_unit_end(m, argv);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(m);
