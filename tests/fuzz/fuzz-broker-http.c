@@ -3,12 +3,9 @@
  * first byte chooses the piece size) and checks the parser's own invariants. Built as a libFuzzer
  * target with -Dfuzz=true (clang), and always as a replay program that meson runs over the corpus. */
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "broker-http.h"
 #include "broker-route.h"
@@ -72,56 +69,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         http_parser_done(&b);
         return 0;
 }
-
-#ifdef FUZZ_REPLAY_MAIN
-static int replay_file(int dfd, const char *name) {
-        _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ uint8_t *buf = NULL;
-        struct stat st;
-        size_t n = 0;
-
-        fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode))
-                return 0;
-        buf = malloc((size_t) st.st_size + 1);
-        if (!buf)
-                return -ENOMEM;
-        while (n < (size_t) st.st_size) {
-                ssize_t k = read(fd, buf + n, (size_t) st.st_size - n);
-                if (k <= 0)
-                        return k < 0 ? -errno : -EIO;
-                n += (size_t) k;
-        }
-        (void) LLVMFuzzerTestOneInput(buf, n);
-        return 1;
-}
-
-int main(int argc, char *argv[]) {
-        unsigned count = 0;
-
-        for (int i = 1; i < argc; i++) {
-                _cleanup_(safe_closedirp) DIR *d = opendir(argv[i]);
-                struct dirent *de;
-
-                if (!d) {
-                        fprintf(stderr, "Cannot open corpus %s: %m\n", argv[i]);
-                        return EXIT_FAILURE;
-                }
-                while ((de = readdir(d))) {
-                        int r;
-                        if (de->d_name[0] == '.')
-                                continue;
-                        r = replay_file(dirfd(d), de->d_name);
-                        if (r < 0) {
-                                fprintf(stderr, "Cannot read %s/%s: %s\n", argv[i], de->d_name, strerror(-r));
-                                return EXIT_FAILURE;
-                        }
-                        count += (unsigned) r;
-                }
-        }
-        printf("%u inputs replayed\n", count);
-        return count > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
-#endif

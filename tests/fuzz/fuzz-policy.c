@@ -4,13 +4,10 @@
  * seccomp filter build) and the egress matcher.
  *
  * Build with clang -Dfuzz=true for libFuzzer (`fuzz-policy tests/fuzz/corpus/fuzz-policy`); without it
- * the same code is linked with FUZZ_REPLAY_MAIN into fuzz-policy-replay, which meson's 'fuzz' suite
+ * the same code is linked with tests/lib/fuzz-replay-main.c into fuzz-policy-replay, which meson's 'fuzz' suite
  * runs over the corpus as a regression test. */
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "policy-compile.h"
 #include "policy.h"
@@ -80,61 +77,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         policy_free(p);
         return 0;
 }
-
-#ifdef FUZZ_REPLAY_MAIN
-static int replay_file(int dfd, const char *name) {
-        _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ uint8_t *buf = NULL;
-        struct stat st;
-        size_t n = 0;
-
-        fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode))
-                return 0;
-        buf = malloc((size_t) st.st_size + 1);
-        if (!buf)
-                return -ENOMEM;
-        while (n < (size_t) st.st_size) {
-                ssize_t k = read(fd, buf + n, (size_t) st.st_size - n);
-                if (k <= 0)
-                        return k < 0 ? -errno : -EIO;
-                n += (size_t) k;
-        }
-        (void) LLVMFuzzerTestOneInput(buf, n);
-        return 1;
-}
-
-/* Replays every file of the directories (or files) named on the command line. */
-int main(int argc, char *argv[]) {
-        unsigned count = 0;
-
-        for (int i = 1; i < argc; i++) {
-                _cleanup_(closedirp) DIR *d = opendir(argv[i]);
-
-                if (!d) {
-                        int r = replay_file(AT_FDCWD, argv[i]);
-                        if (r < 0) {
-                                fprintf(stderr, "Cannot read %s: %s\n", argv[i], strerror(-r));
-                                return EXIT_FAILURE;
-                        }
-                        count += (unsigned) r;
-                        continue;
-                }
-                for (struct dirent *de; (de = readdir(d));) {
-                        int r;
-                        if (de->d_name[0] == '.')
-                                continue;
-                        r = replay_file(dirfd(d), de->d_name);
-                        if (r < 0) {
-                                fprintf(stderr, "Cannot read %s/%s: %s\n", argv[i], de->d_name, strerror(-r));
-                                return EXIT_FAILURE;
-                        }
-                        count += (unsigned) r;
-                }
-        }
-        printf("%u inputs replayed\n", count);
-        return count > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
-#endif
