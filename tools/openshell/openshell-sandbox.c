@@ -721,7 +721,7 @@ static int sandbox_get(int argc, char *argv[]) {
         /* openshell-sandbox@NAME.service always loads (from the template): no spec and nothing running
          * means no sandbox */
         if (!spec && (streq(sup.load_state, "not-found") || streq(sup.active_state, "inactive"))) {
-                log_error("No sandbox '%s' (no spec " SANDBOX_SPEC_DIR "/%s.yaml and no unit).", name, name);
+                log_error("No sandbox '%s' (no spec " SANDBOX_SPEC_DIR "/%s.yaml, nothing running).", name, name);
                 return EXIT_FAILURE;
         }
 
