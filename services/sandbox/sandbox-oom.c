@@ -12,26 +12,8 @@
 #define OOM_CONTROL_SIZE_MAX 256
 
 int oom_control_parse_kills(const char *text, uint64_t *ret) {
-        for (const char *l = text; l && *l;) {
-                if (startswith(l, "oom_kill ")) {
-                        const char *v = l + strlen("oom_kill ");
-                        unsigned long long n;
-                        char *end;
-
-                        if (*v < '0' || *v > '9')
-                                return -EINVAL;
-                        errno = 0;
-                        n = strtoull(v, &end, 10);
-                        if (errno != 0 || (*end != '\n' && *end != '\0'))
-                                return -EINVAL;
-                        *ret = n;
-                        return 0;
-                }
-                l = strchr(l, '\n');
-                if (l)
-                        l++;
-        }
-        return -ENODATA; /* kernels before 4.13 do not count OOM kills there */
+        /* kernels before 4.13 do not count OOM kills there: -ENODATA */
+        return parse_keyed_u64(text, "oom_kill", ret);
 }
 
 void oom_watch_update(OomWatch *w, uint64_t count, bool cgroup_exists) {

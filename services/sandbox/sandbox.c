@@ -27,6 +27,7 @@
 #include "policy.h"
 #include "sandbox-name.h"
 #include "sandbox-oom.h"
+#include "sandbox-tasks.h"
 #include "sandbox-spec.h"
 #include "sandbox-unit.h"
 #include "string-util.h"
@@ -56,10 +57,13 @@ typedef struct Supervisor {
         bool memory_max_from_policy;
         const char *binary;
         OomWatch oom_watch;
+        /* The agent's refused forks at its TasksMax= (pids.events). */
+        TasksWatch tasks_watch;
 } Supervisor;
 
 static void supervisor_done(Supervisor *s) {
         oom_watch_done(&s->oom_watch);
+        tasks_watch_done(&s->tasks_watch);
         free(s->agent_unit);
         free(s->agent_path);
         free(s->result);
@@ -387,10 +391,14 @@ static void supervisor_report_oom(Supervisor *s) {
 
 static void supervisor_agent_ended(Supervisor *s, const char *state) {
         int status = agent_exit_status(s);
+        uint64_t t;
 
         if (s->agent_ended)
                 return;
         s->agent_ended = true;
+        /* refusals since the last look, if the cgroup is still there to tell */
+        if (sd_event_now(s->event, CLOCK_MONOTONIC, &t) >= 0)
+                tasks_watch_check(&s->tasks_watch, t, true);
         supervisor_report_oom(s);
 
         if (status == 0)
@@ -519,14 +527,16 @@ fail:
         return 0;
 }
 
-/* cgroup v1 only (see sandbox-oom.h). Best effort: the agent's limit applies either way; without the
- * watch an OOM kill is reported as a plain SIGKILL. */
-static void supervisor_watch_oom(Supervisor *s) {
+/* Watches the agent's cgroup for what its limits refuse: OOM kills (cgroup v1 only, see sandbox-oom.h)
+ * and refused forks (sandbox-tasks.h). Best effort: the limits apply either way; without a watch an OOM
+ * kill is reported as a plain SIGKILL and refused forks go unreported. */
+static void supervisor_watch_limits(Supervisor *s) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *cgroup = NULL;
+        bool tasks = s->tasks_watch.tasks_max && !streq(s->tasks_watch.tasks_max, "infinity");
         int r;
 
-        if (!oom_watch_needed())
+        if (!oom_watch_needed() && !tasks)
                 return;
         r = sd_bus_get_property_string(s->bus, SYSTEMD_BUS_NAME, s->agent_path, SYSTEMD_SERVICE_IFACE,
                                        "ControlGroup", &error, &cgroup);
@@ -534,11 +544,20 @@ static void supervisor_watch_oom(Supervisor *s) {
                 log_debug("Failed to read the cgroup of %s, ignoring: %s", s->agent_unit, bus_error_message(&error, r));
                 return;
         }
-        r = oom_watch_start(&s->oom_watch, s->event, cgroup);
-        if (r < 0)
-                log_full_errno(r == -ENOENT ? LOG_DEBUG : LOG_WARNING, r,
-                               "Cannot watch %s for OOM kills (cgroup v1 memory controller), ignoring: %m",
-                               s->agent_unit);
+        if (oom_watch_needed()) {
+                r = oom_watch_start(&s->oom_watch, s->event, cgroup);
+                if (r < 0)
+                        log_full_errno(r == -ENOENT ? LOG_DEBUG : LOG_WARNING, r,
+                                       "Cannot watch %s for OOM kills (cgroup v1 memory controller), ignoring: %m",
+                                       s->agent_unit);
+        }
+        if (tasks) {
+                r = tasks_watch_start(&s->tasks_watch, s->event, cgroup);
+                if (r < 0)
+                        log_full_errno(r == -ENOENT ? LOG_DEBUG : LOG_WARNING, r,
+                                       "Cannot watch %s for refused forks (pids controller), ignoring: %m",
+                                       s->agent_unit);
+        }
 }
 
 static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
@@ -565,7 +584,7 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
         s->agent_started = true;
         (void) sd_bus_get_property_trivial(s->bus, SYSTEMD_BUS_NAME, s->agent_path, SYSTEMD_SERVICE_IFACE, "MainPID",
                                            NULL, 'u', &s->main_pid);
-        supervisor_watch_oom(s);
+        supervisor_watch_limits(s);
         log_info("Sandbox '%s' is running: agent unit %s, PID %" PRIu32 ".", s->name, s->agent_unit, s->main_pid);
         supervisor_notify_ready(s);
         return 0;
@@ -659,7 +678,7 @@ static int on_exit_signal(sd_event_source *source, const struct signalfd_siginfo
 }
 
 static int run(int argc, char *argv[]) {
-        _cleanup_(supervisor_done) Supervisor s = { .oom_watch = OOM_WATCH_NULL };
+        _cleanup_(supervisor_done) Supervisor s = { .oom_watch = OOM_WATCH_NULL, .tasks_watch = TASKS_WATCH_NULL };
         _cleanup_(sandbox_spec_freep) SandboxSpec *spec = NULL;
         _cleanup_(policy_compiled_freep) PolicyCompiled *compiled = NULL;
         _cleanup_(policy_freep) Policy *policy = NULL;
@@ -701,6 +720,9 @@ static int run(int argc, char *argv[]) {
         s.memory_max = sandbox_unit_assignment_value(compiled->unit, "MemoryMax");
         s.memory_max_from_policy = policy->resources.memory_max != 0;
         s.binary = spec->command ? spec->command[0] : NULL;
+        s.tasks_watch.sandbox = s.name;
+        s.tasks_watch.tasks_max = sandbox_unit_assignment_value(compiled->unit, "TasksMax");
+        s.tasks_watch.from_policy = policy->resources.tasks_max != 0;
 
         /* The workdir belongs to whoever the policy runs the agent as. */
         user = sandbox_unit_assignment_value(compiled->unit, "User") ?: SANDBOX_AGENT_USER;
@@ -716,6 +738,7 @@ static int run(int argc, char *argv[]) {
 
         if (sandbox_agent_unit(s.name, &s.agent_unit) < 0 || bus_unit_path(s.agent_unit, &s.agent_path) < 0)
                 return log_oom();
+        s.tasks_watch.agent_unit = s.agent_unit;
 
         r = sd_event_default(&s.event);
         if (r < 0)

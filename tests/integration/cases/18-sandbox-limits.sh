@@ -6,6 +6,7 @@ source /usr/lib/openshell/tests/lib.sh
 
 PROBE=$TESTS_DIR/openshell-probe
 OOM_MESSAGE_ID=e4ff02d814064241b6e2cf5fbc4e3e2b     # services/sandbox/sandbox-oom.h
+TASKS_MESSAGE_ID=2e6f1bf94ee94e3b8b66c3a3dcf7bee3   # services/sandbox/sandbox-tasks.h
 cleanup() {
     cleanup_sandbox lim-default; cleanup_sandbox lim-fork; cleanup_sandbox lim-mem; cleanup_sandbox lim-other
     rm -f /root/policy-limits.yaml /etc/openshell/policies/sandbox-lim-*.yaml
@@ -91,6 +92,14 @@ echo "pids.current $n, highest seen $peak, limit 64"
 [ "$n" -ge 60 ] || fail "the fork bomb stopped at $n tasks, well below TasksMax=64: not the limit that stopped it"
 events=$(cgroup_file "$agent" pids pids.events)
 assert_match "$(cat "$events")" "max [1-9]" "pids.events of the agent's cgroup"
+# The supervisor says so: an audit event naming the limit and the policy key (it looks every 2 s).
+has_tasks_event() {
+    grep -q "reached TasksMax=64 of its policy" <<<"$(journalctl --no-pager -o cat MESSAGE_ID=$TASKS_MESSAGE_ID OPENSHELL_SANDBOX=lim-fork)"
+}
+wait_until 10 has_tasks_event
+journalctl --no-pager -o cat MESSAGE_ID=$TASKS_MESSAGE_ID OPENSHELL_SANDBOX=lim-fork
+assert_match "$(journalctl --no-pager -o export MESSAGE_ID=$TASKS_MESSAGE_ID OPENSHELL_SANDBOX=lim-fork)" \
+    "OPENSHELL_POLICY=x-openshell.resources.tasks_max" "policy key of the tasks event"
 # The system stays responsive: systemd answers at once, and other units run on.
 t0=$(date +%s%N)
 assert_match "$(timeout 10 systemctl is-system-running || true)" "^(running|degraded)$" "system state during the fork bomb"
