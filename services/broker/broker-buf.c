@@ -46,14 +46,21 @@ int buf_append(Buf *b, const void *data, size_t size) {
 }
 
 int buf_printf(Buf *b, const char *fmt, ...) {
+        size_t room = b->allocated - b->size;
         va_list ap;
         int n, r;
 
+        /* Formatted once where it fits already (the common case: a buffer reused from the last
+         * answer), else measured by that first try and formatted again after growing. */
         va_start(ap, fmt);
-        n = vsnprintf(NULL, 0, fmt, ap);
+        n = vsnprintf(room > 0 ? b->data + b->size : NULL, room, fmt, ap);
         va_end(ap);
         if (n < 0)
                 return -EINVAL;
+        if ((size_t) n < room && (size_t) n < b->max - b->size) {
+                b->size += (size_t) n;
+                return 0;
+        }
         r = buf_reserve(b, (size_t) n + 1);
         if (r < 0)
                 return r;

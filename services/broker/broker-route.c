@@ -277,43 +277,224 @@ const Route *route_choose(const BrokerConfig *c, const char *host, const char *m
         return route ?: broker_config_find_route(c, BROKER_DEFAULT_ROUTE);
 }
 
-static void usage_take(json_object *usage, TokenUsage *u) {
-        static const char *const in_keys[] = { "prompt_tokens", "input_tokens" };
-        static const char *const out_keys[] = { "completion_tokens", "output_tokens" };
-        json_object *v;
-
-        if (!usage || !json_object_is_type(usage, json_type_object))
-                return;
-        for (size_t i = 0; i < ELEMENTSOF(in_keys); i++)
-                if (json_object_object_get_ex(usage, in_keys[i], &v) && json_object_is_type(v, json_type_int))
-                        u->in = MAX(u->in, json_object_get_int64(v));
-        for (size_t i = 0; i < ELEMENTSOF(out_keys); i++)
-                if (json_object_object_get_ex(usage, out_keys[i], &v) && json_object_is_type(v, json_type_int))
-                        u->out = MAX(u->out, json_object_get_int64(v));
+/* Token counts are looked up in every answer, whose text json-c would turn into a tree of objects
+ * first (a fifth of the broker's instructions per request, bench/README.md). These cursors only skip
+ * over JSON text: strings and nesting are followed, scalars are checked for the bytes they may hold,
+ * not for their form. They never read past end. */
+static const char *json_skip_space(const char *p, const char *end) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+                p++;
+        return p;
 }
 
-static void usage_from_object(json_object *o, TokenUsage *u) {
-        static const char *const holders[] = { "response", "message" };
-        json_object *v, *h;
+/* p at the opening quote; returns the byte after the closing one, NULL if the text ends first. A
+ * quote ends the string unless an odd number of backslashes comes before it. */
+static const char *json_skip_string(const char *p, const char *end) {
+        for (p++; p < end;) {
+                const char *q = memchr(p, '"', (size_t) (end - p)), *b;
 
-        if (!json_object_is_type(o, json_type_object))
-                return;
-        if (json_object_object_get_ex(o, "usage", &v))
-                usage_take(v, u);
+                if (!q)
+                        return NULL;
+                for (b = q; b > p && b[-1] == '\\'; b--)
+                        ;
+                if ((q - b) % 2 == 0)
+                        return q + 1;
+                p = q + 1;
+        }
+        return NULL;
+}
+
+/* Bytes of numbers and of true, false and null. */
+static bool json_scalar_char(char c) {
+        return c != 0 && strchr("0123456789+-.eEtrufalsn", c);
+}
+
+/* p at the first byte of a value; returns the byte after it, NULL if the text ends first or has a byte
+ * outside strings that standard JSON does not (single quotes, comments: json-c's leniencies, which
+ * other parsers may read otherwise). */
+static const char *json_skip_value(const char *p, const char *end) {
+        unsigned depth = 0;
+
+        if (p >= end)
+                return NULL;
+        if (*p != '{' && *p != '[' && *p != '"') {
+                /* a number or a literal */
+                while (p < end && json_scalar_char(*p))
+                        p++;
+                return p;
+        }
+        do {
+                switch (*p) {
+                case '"':
+                        p = json_skip_string(p, end);
+                        if (!p)
+                                return NULL;
+                        continue;
+                case '{':
+                case '[':
+                        depth++;
+                        break;
+                case '}':
+                case ']':
+                        depth--;
+                        break;
+                case ',':
+                case ':':
+                case ' ':
+                case '\t':
+                case '\r':
+                case '\n':
+                        break;
+                default:
+                        if (!json_scalar_char(*p))
+                                return NULL;
+                }
+                p++;
+        } while (depth > 0 && p < end);
+        return depth == 0 ? p : NULL;
+}
+
+/* A key, as the bytes between its quotes (keys are compared as written, escapes not decoded). */
+typedef struct JsonMember {
+        const char *key;
+        size_t key_size;
+        const char *value, *value_end;
+} JsonMember;
+
+static bool json_key_is(const JsonMember *m, const char *key) {
+        return m->key_size == strlen(key) && memcmp(m->key, key, m->key_size) == 0;
+}
+
+/* Walks the members of the object at *p: 1 with *ret filled for each member, 0 after the last one
+ * (*p then past the closing brace), -EBADMSG on malformed text. *p starts at the opening brace. */
+static int json_next_member(const char **p, const char *end, bool first, JsonMember *ret) {
+        const char *q = json_skip_space(*p, end);
+
+        if (first) {
+                if (q >= end || *q != '{')
+                        return -EBADMSG;
+                q = json_skip_space(q + 1, end);
+                if (q < end && *q == '}') {
+                        *p = q + 1;
+                        return 0;
+                }
+        } else {
+                if (q < end && *q == '}') {
+                        *p = q + 1;
+                        return 0;
+                }
+                if (q >= end || *q != ',')
+                        return -EBADMSG;
+                q = json_skip_space(q + 1, end);
+        }
+        if (q >= end || *q != '"')
+                return -EBADMSG;
+        ret->key = q + 1;
+        q = json_skip_string(q, end);
+        if (!q)
+                return -EBADMSG;
+        ret->key_size = (size_t) (q - 1 - ret->key);
+        q = json_skip_space(q, end);
+        if (q >= end || *q != ':')
+                return -EBADMSG;
+        ret->value = json_skip_space(q + 1, end);
+        ret->value_end = json_skip_value(ret->value, end);
+        if (!ret->value_end || ret->value_end == ret->value)
+                return -EBADMSG;
+        *p = ret->value_end;
+        return 1;
+}
+
+/* An integer as json-c types it (json_type_int): digits with an optional minus, nothing else. */
+static bool json_integer(const char *p, const char *end, int64_t *ret) {
+        bool negative = p < end && *p == '-';
+        uint64_t v = 0;
+
+        if (negative)
+                p++;
+        if (p >= end)
+                return false;
+        for (; p < end; p++) {
+                if (*p < '0' || *p > '9')
+                        return false;
+                if (v > ((uint64_t) INT64_MAX - (uint64_t) (*p - '0')) / 10)
+                        return false;
+                v = v * 10 + (uint64_t) (*p - '0');
+        }
+        *ret = negative ? -(int64_t) v : (int64_t) v;
+        return true;
+}
+
+/* Of a key written twice the last one counts, as in json-c (which the broker used to parse answers
+ * with): a backend's answer means the same to the broker as to any client using json-c. */
+static int usage_take(const char *p, const char *end, TokenUsage *u) {
+        static const char *const keys[] = { "prompt_tokens", "input_tokens", "completion_tokens", "output_tokens" };
+        JsonMember m, last[ELEMENTSOF(keys)] = {};
+        int r;
+
+        for (bool first = true; (r = json_next_member(&p, end, first, &m)) > 0; first = false)
+                for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                        if (json_key_is(&m, keys[i]))
+                                last[i] = m;
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                int64_t v;
+
+                if (!last[i].value || !json_integer(last[i].value, last[i].value_end, &v))
+                        continue;
+                if (i < 2)
+                        u->in = MAX(u->in, v);
+                else
+                        u->out = MAX(u->out, v);
+        }
+        return 0;
+}
+
+/* "usage" of the object at p, also nested in "response" (Responses API events) or "message"
+ * (Anthropic message_start) when nested is true. */
+static int usage_scan(const char *p, const char *end, bool nested, TokenUsage *u) {
+        static const char *const holders[] = { "response", "message" };
+        JsonMember m, usage = {}, held[ELEMENTSOF(holders)] = {};
+        int r;
+
+        for (bool first = true; (r = json_next_member(&p, end, first, &m)) > 0; first = false) {
+                if (json_key_is(&m, "usage"))
+                        usage = m;
+                for (size_t i = 0; nested && i < ELEMENTSOF(holders); i++)
+                        if (json_key_is(&m, holders[i]))
+                                held[i] = m;
+        }
+        if (r < 0)
+                return r;
+        if (json_skip_space(p, end) != end)
+                return -EBADMSG;
+        if (usage.value && *usage.value == '{')
+                (void) usage_take(usage.value, usage.value_end, u);
         for (size_t i = 0; i < ELEMENTSOF(holders); i++)
-                if (json_object_object_get_ex(o, holders[i], &h) && json_object_is_type(h, json_type_object) &&
-                    json_object_object_get_ex(h, "usage", &v))
-                        usage_take(v, u);
+                if (held[i].value && *held[i].value == '{')
+                        (void) usage_scan(held[i].value, held[i].value_end, false, u);
+        return 0;
 }
 
 int usage_parse_json(const char *data, size_t size, TokenUsage *u) {
-        json_object *o = json_parse_bounded(data, size);
+        return usage_scan(data, data + size, true, u);
+}
 
-        if (!o)
-                return -EBADMSG;
-        usage_from_object(o, u);
-        json_object_put(o);
-        return 0;
+bool request_body_unchanged(json_object *o, const char *body, size_t size, const char *model) {
+        json_object *m;
+        const char *p = body, *end = body + size;
+        JsonMember member;
+        size_t n = 0;
+        int r;
+
+        if (!json_object_object_get_ex(o, "model", &m) || !json_object_is_type(m, json_type_string) ||
+            (size_t) json_object_get_string_len(m) != strlen(model) || !streq(json_object_get_string(m), model))
+                return false;
+        /* json-c keeps one member per key: fewer members than written means a key appears twice. */
+        for (bool first = true; (r = json_next_member(&p, end, first, &member)) > 0; first = false)
+                n++;
+        return r == 0 && n == (size_t) json_object_object_length(o);
 }
 
 void sse_scanner_init(SseScanner *s) {
@@ -532,50 +713,96 @@ void caller_release(CallerTable *t, const char *identity) {
         }
 }
 
-int audit_fields(const AuditRecord *a, char ***ret) {
-        _cleanup_strv_free_ char **l = NULL;
-        const char *outcome = a->status >= 200 && a->status < 400 ? "Success" : "Failure";
-        char *f;
+void audit_entry_done(AuditEntry *e) {
+        buf_done(&e->text);
+        e->n_fields = 0;
+}
+
+static int audit_field_end(AuditEntry *e) {
+        if (e->n_fields >= AUDIT_FIELDS_MAX)
+                return -ENOBUFS;
+        e->end[e->n_fields++] = e->text.size;
+        return 0;
+}
+
+static int audit_field(AuditEntry *e, const char *name, const char *value, size_t size) {
+        int r = buf_append(&e->text, name, strlen(name));
+        if (r >= 0)
+                r = buf_append(&e->text, value, size);
+        return r < 0 ? r : audit_field_end(e);
+}
+
+static int audit_field_str(AuditEntry *e, const char *name, const char *value) {
+        return value ? audit_field(e, name, value, strlen(value)) : 0;
+}
+
+static int audit_field_int(AuditEntry *e, const char *name, int64_t value) {
+        char s[sizeof("-9223372036854775808")];
+        int n = snprintf(s, sizeof(s), "%" PRIi64, value);
+
+        return audit_field(e, name, s, (size_t) n);
+}
+
+int audit_format(const AuditRecord *a, AuditEntry *e) {
+        bool ok = a->status >= 200 && a->status < 400;
+        const char *decision = ok ? "allow" : a->reason ? "deny" : "error";
+        int path_size = (int) strcspn(a->path, "?");
+        size_t start = 0;
         int r;
 
-#define ADD(...)                                                                                        \
-        do {                                                                                            \
-                r = asprintf_safe(&f, __VA_ARGS__);                                                     \
-                if (r < 0 || strv_consume(&l, f) < 0)                                                   \
-                        return -ENOMEM;                                                                 \
-        } while (0)
-
-        ADD("MESSAGE_ID=%s", BROKER_AUDIT_MESSAGE_ID);
-        ADD("PRIORITY=%d", a->status >= 500 ? 4 : 6);
+        buf_clear(&e->text);
+        e->n_fields = 0;
+        r = audit_field_str(e, "MESSAGE_ID=", BROKER_AUDIT_MESSAGE_ID);
+        if (r >= 0)
+                r = audit_field_int(e, "PRIORITY=", a->status >= 500 ? 4 : 6);
         /* Upstream's shorthand: API:INFERENCE [SEV] <status> <model> via <provider> <ms>ms [<METHOD path>] */
-        ADD("MESSAGE=API:INFERENCE [%s] %s %s via %s %" PRIu64 "ms [%s %s] [caller:%s status:%d%s%s]",
-            a->status >= 200 && a->status < 400 ? "INFO" : "MED", outcome, strna(a->model),
-            a->backend ?: strna(a->provider), a->latency / USEC_PER_MSEC, a->method, a->path, a->caller, a->status,
-            a->reason ? " reason:" : "", a->reason ?: "");
-        ADD("OPENSHELL_EVENT=inference");
-        ADD("OPENSHELL_DECISION=%s", a->status >= 200 && a->status < 400 ? "allow" : a->reason ? "deny" : "error");
-        ADD("OPENSHELL_SANDBOX=%s", a->caller);
-        if (a->route)
-                ADD("OPENSHELL_ROUTE=%s", a->route);
-        if (a->provider)
-                ADD("OPENSHELL_PROVIDER=%s", a->provider);
-        if (a->model)
-                ADD("OPENSHELL_MODEL=%s", a->model);
-        if (a->backend)
-                ADD("OPENSHELL_BACKEND=%s", a->backend);
-        ADD("OPENSHELL_STATUS=%d", a->status);
-        ADD("OPENSHELL_METHOD=%s", a->method);
-        ADD("OPENSHELL_PATH=%s", a->path);
-        if (a->usage.in >= 0)
-                ADD("OPENSHELL_TOKENS_IN=%" PRId64, a->usage.in);
-        if (a->usage.out >= 0)
-                ADD("OPENSHELL_TOKENS_OUT=%" PRId64, a->usage.out);
-        ADD("OPENSHELL_LATENCY_US=%" PRIu64, a->latency);
-        if (a->ttfb > 0)
-                ADD("OPENSHELL_TTFB_US=%" PRIu64, a->ttfb);
-        if (a->reason)
-                ADD("OPENSHELL_REASON=%s", a->reason);
-#undef ADD
-        *ret = TAKE_PTR(l);
+        if (r >= 0)
+                r = buf_printf(&e->text,
+                               "MESSAGE=API:INFERENCE [%s] %s %s via %s %" PRIu64 "ms [%s %.*s] "
+                               "[caller:%s status:%d%s%s]",
+                               ok ? "INFO" : "MED", ok ? "Success" : "Failure", strna(a->model),
+                               a->backend ?: strna(a->provider), a->latency / USEC_PER_MSEC, a->method, path_size,
+                               a->path, a->caller, a->status, a->reason ? " reason:" : "", a->reason ?: "");
+        if (r >= 0)
+                r = audit_field_end(e);
+        if (r >= 0)
+                r = audit_field_str(e, "OPENSHELL_EVENT=", "inference");
+        if (r >= 0)
+                r = audit_field_str(e, "OPENSHELL_DECISION=", decision);
+        if (r >= 0)
+                r = audit_field_str(e, "OPENSHELL_SANDBOX=", a->caller);
+        if (r >= 0)
+                r = audit_field_str(e, "OPENSHELL_ROUTE=", a->route);
+        if (r >= 0)
+                r = audit_field_str(e, "OPENSHELL_PROVIDER=", a->provider);
+        if (r >= 0)
+                r = audit_field_str(e, "OPENSHELL_MODEL=", a->model);
+        if (r >= 0)
+                r = audit_field_str(e, "OPENSHELL_BACKEND=", a->backend);
+        if (r >= 0)
+                r = audit_field_int(e, "OPENSHELL_STATUS=", a->status);
+        if (r >= 0)
+                r = audit_field_str(e, "OPENSHELL_METHOD=", a->method);
+        if (r >= 0)
+                r = audit_field(e, "OPENSHELL_PATH=", a->path, (size_t) path_size);
+        if (r >= 0 && a->usage.in >= 0)
+                r = audit_field_int(e, "OPENSHELL_TOKENS_IN=", a->usage.in);
+        if (r >= 0 && a->usage.out >= 0)
+                r = audit_field_int(e, "OPENSHELL_TOKENS_OUT=", a->usage.out);
+        if (r >= 0)
+                r = audit_field_int(e, "OPENSHELL_LATENCY_US=", (int64_t) a->latency);
+        if (r >= 0 && a->ttfb > 0)
+                r = audit_field_int(e, "OPENSHELL_TTFB_US=", (int64_t) a->ttfb);
+        if (r >= 0)
+                r = audit_field_str(e, "OPENSHELL_REASON=", a->reason);
+        if (r < 0) {
+                e->n_fields = 0;
+                return r;
+        }
+        /* The buffer has found its size: only now can the fields point into it. */
+        for (size_t i = 0; i < e->n_fields; i++) {
+                e->iov[i] = (struct iovec) { .iov_base = e->text.data + start, .iov_len = e->end[i] - start };
+                start = e->end[i];
+        }
         return 0;
 }

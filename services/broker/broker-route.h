@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "broker-buf.h"
 #include "broker-config.h"
@@ -63,6 +64,10 @@ int request_body_parse(const char *body, size_t size, json_object **ret);
 const char *request_body_model(json_object *o);
 int request_body_rewrite(json_object *o, const char *model, char **ret, size_t *ret_size);
 int rewrite_model(const char *body, size_t size, const char *model, char **ret, size_t *ret_size);
+/* Whether the client's body can go upstream byte for byte, without being serialized again: its
+ * "model" (o is body parsed) is the route's already, and no top-level key is written twice (parsers
+ * disagree on which of two "model"s counts: what a backend reads must be what the broker checked). */
+bool request_body_unchanged(json_object *o, const char *body, size_t size, const char *model);
 
 /* The route of a request: the one named like the client's model (so one broker can offer several
  * models, e.g. a route "claude" next to inference.local), else the one named like the Host header
@@ -75,7 +80,8 @@ typedef struct TokenUsage {
 #define TOKEN_USAGE_UNKNOWN ((TokenUsage) { -1, -1 })
 
 /* Token counts from a complete JSON answer: usage.{prompt,completion,input,output}_tokens, also nested
- * in "response" (Responses API events) or "message" (Anthropic message_start). */
+ * in "response" (Responses API events) or "message" (Anthropic message_start). The text is scanned,
+ * not parsed into objects; -EBADMSG if it is not a JSON object. */
 int usage_parse_json(const char *data, size_t size, TokenUsage *u);
 
 /* Finds usage in an SSE stream as it passes: each "data:" line is examined, nothing else kept. */
@@ -156,7 +162,7 @@ unsigned caller_count(const CallerTable *t, const char *identity) _pure_;
 typedef struct AuditRecord {
         const char *caller;   /* sandbox name or host:UID */
         bool is_sandbox;
-        const char *method, *path; /* path without query */
+        const char *method, *path; /* the path's query, if any, is left out of the event */
         const char *route, *provider, *model, *backend;
         int status;
         TokenUsage usage;
@@ -164,4 +170,17 @@ typedef struct AuditRecord {
         usec_t ttfb;          /* request received to the answer's head (0: none) */
         const char *reason;   /* for errors answered by the broker itself, else NULL */
 } AuditRecord;
-int audit_fields(const AuditRecord *a, char ***ret);
+/* The fields are formatted into one buffer, kept from one event to the next, and sent as they lie
+ * (sd_journal_sendv(e->iov, e->n_fields)): no allocation per field and request. */
+#define AUDIT_FIELDS_MAX 20U
+#define AUDIT_ENTRY_SIZE_MAX (64U * 1024U)
+typedef struct AuditEntry {
+        Buf text;
+        size_t end[AUDIT_FIELDS_MAX]; /* where each field ends in text */
+        struct iovec iov[AUDIT_FIELDS_MAX];
+        size_t n_fields;
+} AuditEntry;
+#define AUDIT_ENTRY_INIT ((AuditEntry) { .text = BUF_INIT(AUDIT_ENTRY_SIZE_MAX) })
+void audit_entry_done(AuditEntry *e);
+/* On failure (-ENOBUFS beyond AUDIT_ENTRY_SIZE_MAX, -ENOMEM) e holds no field. */
+int audit_format(const AuditRecord *a, AuditEntry *e);

@@ -23,6 +23,7 @@
 #include <curl/curl.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
+#include <systemd/sd-journal.h>
 
 #include "broker-buf.h"
 #include "broker-config.h"
@@ -67,7 +68,9 @@ struct Connection {
         Broker *broker;
         Connection *prev, *next;
         int fd;
-        sd_event_source *io, *timer, *defer;
+        sd_event_source *timer, *defer;
+        usec_t deadline;   /* when the connection times out (0: never) */
+        usec_t timer_at;   /* when the timer is set to fire (0: off) */
         bool is_unix, have_uid;
         uid_t uid;
         ConnState state;
@@ -77,6 +80,16 @@ struct Connection {
         bool keep_alive;   /* of the current request */
         bool chunked_out;  /* the current response uses chunked encoding */
         bool write_stalled; /* the timer watches a blocked write */
+        /* The socket is watched edge-triggered, for input and output at once, so its epoll entry never
+         * changes while it lives (see on_connections_io()): what an edge said is kept here until recv()
+         * has taken it. */
+        bool readable;     /* bytes (or the end) may wait in the socket */
+        bool hup;          /* the client closed or half-closed its side */
+        bool eof;          /* recv() saw the end */
+        /* Answer bytes queued from libcurl's callbacks are sent once libcurl returns, so that a head and
+         * the body that came with it leave in one send(). */
+        bool flush_queued;
+        Connection *flush_next;
         Request *request;
 };
 
@@ -89,8 +102,9 @@ struct Request {
         char *identity;
         bool is_sandbox, caller_counted;
         char *method, *path;
-        char *body;
-        size_t body_size;
+        char *body;         /* the body rewritten, if it had to be */
+        const char *upload; /* the body sent upstream: body, or the client's own in the parser */
+        size_t upload_size;
         struct curl_slist *headers;
         CURL *easy;
         size_t backend;     /* index in route->backends of the current attempt */
@@ -110,8 +124,27 @@ struct Request {
         uint64_t bytes;
         usec_t start, first_byte;
         sd_event_source *timer;
+        usec_t deadline, timer_at; /* as a connection's (connection_arm()) */
         char error[CURL_ERROR_SIZE];
 };
+
+/* A backend connection's socket, by descriptor (Broker.curl_sockets): whether it is in the epoll set
+ * of libcurl's sockets. An idle connection in libcurl's cache stays in the set ("parked"), so that a
+ * request reusing it costs no epoll_ctl() (libcurl stops watching a socket after each transfer and
+ * starts again with the next). Only sockets seen opened (curl_sockopt_cb()) are parked: their close
+ * is seen too (curl_closesocket_cb()), so a descriptor number used again cannot be taken for one
+ * still in the set. */
+typedef enum CurlSocketState {
+        CURL_SOCKET_UNKNOWN,  /* not seen opened, or closed */
+        CURL_SOCKET_OPEN,     /* a backend connection, not in the set */
+        CURL_SOCKET_WATCHED,  /* in the set, watched by libcurl */
+        CURL_SOCKET_PARKED,   /* in the set, not watched by libcurl: an idle connection */
+} CurlSocketState;
+
+typedef struct CurlSocket {
+        uint8_t state;  /* CurlSocketState */
+        uint32_t events; /* in the set with these */
+} CurlSocket;
 
 typedef struct Probe Probe;
 struct Probe {
@@ -125,16 +158,27 @@ struct Probe {
 struct Broker {
         sd_event *event;
         CURLM *multi;
-        sd_event_source *curl_timer, *curl_now, *idle_timer, *accept_retry, *probe_timer;
+        sd_event_source *curl_timer, *curl_now, *curl_io, *idle_timer, *accept_retry, *probe_timer;
+        int curl_epoll_fd;  /* libcurl's sockets (see curl_socket_cb()) */
+        CurlSocket *curl_sockets; /* by descriptor */
+        size_t n_curl_sockets;
+        bool curl_due;      /* libcurl asked to be run at once */
+        sd_event_source *connections_io;
+        int connections_epoll_fd; /* the client sockets (see on_connections_io()) */
+        struct epoll_event *batch; /* the client events being handled, and how many */
+        int n_batch;
         Probe *probes;
         CURL *easy_pool[EASY_POOL_MAX];
         size_t n_easy_pool;
         sd_event_source **listeners;
         size_t n_listeners;
         Connection *connections;
+        Connection *flush_queue;
         unsigned n_connections, n_active, max_connections;
         unsigned n_requests;
         usec_t idle_timeout, request_timeout, stream_idle_timeout;
+        usec_t idle_since;   /* when the last request ended (0: one is in progress) */
+        usec_t idle_timer_at; /* when the idle timer fires (0: off) */
         char *config_dir, *credentials_dir;
         const char *credential_prefix;
         BrokerConfig *config;
@@ -148,6 +192,7 @@ struct Broker {
         uint64_t status_counts[600];
         uint64_t tokens_in, tokens_out, failovers, upstream_errors, connections_total, connections_refused;
         uint64_t config_reloads, config_errors, pauses;
+        AuditEntry audit;   /* reused by every event */
 };
 
 static usec_t now_usec(void) {
@@ -156,14 +201,25 @@ static usec_t now_usec(void) {
         return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000U;
 }
 
+/* When the loop woke up: precise enough for timeouts of seconds, and no clock read. What is
+ * measured (latency, time to first byte) uses now_usec(). */
+static usec_t loop_now(Broker *b) {
+        uint64_t n;
+
+        if (sd_event_now(b->event, CLOCK_MONOTONIC, &n) < 0)
+                return now_usec();
+        return n;
+}
+
 static void broker_update_idle(Broker *b);
 static void connection_free(Connection *c);
-static void connection_update_events(Connection *c);
 static int connection_flush(Connection *c);
 static void connection_request_done(Connection *c);
 static void request_free(Request *r);
 static void request_finish(Request *r, int result);
 static int request_attempt(Request *r);
+static int curl_sockopt_cb(void *userp, curl_socket_t fd, curlsocktype purpose);
+static int curl_closesocket_cb(void *userp, curl_socket_t fd);
 
 /* ---- configuration ---- */
 
@@ -241,7 +297,7 @@ static int broker_load_config(Broker *b) {
 }
 
 static void broker_maybe_reload(Broker *b) {
-        usec_t n = now_usec();
+        usec_t n = loop_now(b);
 
         if (n - b->config_checked < CONFIG_CHECK_USEC)
                 return;
@@ -254,20 +310,16 @@ static void broker_maybe_reload(Broker *b) {
 
 static void audit_send(Broker *b, const Request *r, const char *method, const char *path, int status,
                        const char *reason, const char *caller) {
-        _cleanup_strv_free_ char **fields = NULL;
-        _cleanup_free_ char *bare = NULL;
         AuditRecord a = {
                 .caller = caller ?: "-",
                 .method = method ?: "-",
+                .path = path ?: "-",
                 .status = status,
                 .usage = TOKEN_USAGE_UNKNOWN,
                 .reason = reason,
         };
+        int k;
 
-        bare = strndup(path ?: "-", strcspn(path ?: "-", "?"));
-        if (!bare)
-                return (void) log_oom();
-        a.path = bare;
         if (r) {
                 a.is_sandbox = r->is_sandbox;
                 if (r->route) {
@@ -290,11 +342,14 @@ static void audit_send(Broker *b, const Request *r, const char *method, const ch
         if (a.usage.out > 0)
                 b->tokens_out += (uint64_t) a.usage.out;
 
-        if (audit_fields(&a, &fields) < 0)
-                return (void) log_oom();
-        if (log_journal_fields(fields) < 0)
-                log_debug("Failed to send audit event to the journal, ignoring.");
-        log_debug("%s", fields[2] + strlen("MESSAGE="));
+        k = audit_format(&a, &b->audit);
+        if (k < 0)
+                return (void) log_error_errno(k, "Failed to format audit event: %m");
+        k = sd_journal_sendv(b->audit.iov, (int) b->audit.n_fields);
+        if (k < 0)
+                log_debug_errno(k, "Failed to send audit event to the journal, ignoring: %m");
+        /* MESSAGE is the third field. */
+        log_debug("%.*s", (int) b->audit.iov[2].iov_len - 8, (const char *) b->audit.iov[2].iov_base + 8);
 }
 
 /* ---- writing responses ---- */
@@ -385,12 +440,19 @@ static void connection_set_state(Connection *c, ConnState s) {
         }
 }
 
+/* Sets the connection's timeout (0: none). The timer itself is moved only to an earlier time: a later
+ * deadline is taken up when it fires (on_connection_timer()). So a request on a keep-alive connection,
+ * which goes from a keep-alive timeout to none and back to a later one, leaves it alone. */
 static void connection_arm(Connection *c, usec_t usec) {
         if (usec == 0) {
-                (void) sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
+                c->deadline = 0;
                 return;
         }
-        (void) sd_event_source_set_time(c->timer, now_usec() + usec);
+        c->deadline = loop_now(c->broker) + usec;
+        if (c->timer_at != 0 && c->timer_at <= c->deadline)
+                return;
+        c->timer_at = c->deadline;
+        (void) sd_event_source_set_time(c->timer, c->timer_at);
         (void) sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
 }
 
@@ -409,7 +471,16 @@ static void connection_free(Connection *c) {
         }
         if (c->state != CONN_IDLE)
                 b->n_active--;
-        sd_event_source_disable_unref(c->io);
+        /* Events of the batch being handled that are still to come must not reach the freed memory. */
+        for (int i = 0; i < b->n_batch; i++)
+                if (b->batch[i].data.ptr == c)
+                        b->batch[i].data.ptr = NULL;
+        if (c->flush_queued)
+                for (Connection **q = &b->flush_queue; *q; q = &(*q)->flush_next)
+                        if (*q == c) {
+                                *q = c->flush_next;
+                                break;
+                        }
         sd_event_source_disable_unref(c->timer);
         sd_event_source_disable_unref(c->defer);
         safe_close(c->fd);
@@ -451,24 +522,38 @@ static int connection_flush(Connection *c) {
                                   : c->state == CONN_READING ? c->broker->request_timeout
                                                              : 0);
         }
-        connection_update_events(c);
 
         /* A paused upstream transfer resumes once the client has taken most of what is queued. */
         if (c->request && c->request->paused && c->out.size <= OUT_LOW_WATERMARK) {
                 c->request->paused = false;
                 (void) curl_easy_pause(c->request->easy, CURLPAUSE_CONT);
+                /* What libcurl held back may have been handed over (and queued) just now. */
+                if (c->out.size > 0)
+                        return connection_flush(c);
         }
         return 0;
 }
 
-static void connection_update_events(Connection *c) {
-        uint32_t events = EPOLLRDHUP;
+/* Sends what libcurl's callbacks queued for c once libcurl has returned (broker_flush_queued()). */
+static void connection_queue_flush(Connection *c) {
+        if (c->flush_queued)
+                return;
+        c->flush_queued = true;
+        c->flush_next = c->broker->flush_queue;
+        c->broker->flush_queue = c;
+}
 
-        if ((c->state == CONN_IDLE || c->state == CONN_READING) && c->out.size == 0)
-                events |= EPOLLIN;
-        if (c->out.size > 0)
-                events |= EPOLLOUT;
-        (void) sd_event_source_set_io_events(c->io, events);
+static void broker_flush_queued(Broker *b) {
+        while (b->flush_queue) {
+                Connection *c = b->flush_queue;
+
+                b->flush_queue = c->flush_next;
+                c->flush_queued = false;
+                c->flush_next = NULL;
+                /* A client that cannot take its answer any more is gone: its transfer is cancelled. */
+                if (connection_flush(c) < 0)
+                        connection_free(c);
+        }
 }
 
 /* The answer to the current request is queued: go on with the next one, or close. */
@@ -489,8 +574,9 @@ static void connection_request_done(Connection *c) {
         }
         if (!c->write_stalled)
                 connection_arm(c, KEEPALIVE_USEC);
-        /* Pipelined bytes already read are parsed from a deferred event, not recursively. */
-        if (c->in.size > 0)
+        /* Pipelined bytes, already read or still in the socket (whose edge has passed), and a close seen
+         * meanwhile are taken up from a deferred event, not recursively. */
+        if (c->in.size > 0 || c->readable || c->hup)
                 (void) sd_event_source_set_enabled(c->defer, SD_EVENT_ONESHOT);
 }
 
@@ -506,7 +592,7 @@ static void connection_process(Connection *c) {
                 return;
         if (c->state == CONN_IDLE) {
                 connection_set_state(c, CONN_READING);
-                connection_arm(c, c->broker->request_timeout); /* the whole head within the timeout */
+                c->deadline = 0;
         }
 
         r = http_parser_feed(&c->parser, c->in.data, c->in.size, &consumed);
@@ -521,6 +607,10 @@ static void connection_process(Connection *c) {
                 return;
         }
         if (r == 0) {
+                /* The whole head within the timeout, from its first byte (read in this iteration of the
+                 * loop); a request that came in one piece needs no timer at all. */
+                if (c->deadline == 0)
+                        connection_arm(c, c->broker->request_timeout);
                 if (http_parser_head_done(&c->parser) && !c->sent_continue) {
                         /* The head is in: the body gets its own time from now on. */
                         c->sent_continue = true;
@@ -537,79 +627,138 @@ static void connection_process(Connection *c) {
         connection_set_state(c, CONN_BUSY);
         connection_arm(c, 0);
         c->keep_alive = c->parser.req.keep_alive;
-        connection_update_events(c);
         handle_request(c);
 }
 
-static int on_connection_defer(sd_event_source *s, void *userdata) {
-        connection_process(userdata);
+/* Reads what the socket holds, as far as the input buffer takes it. Returns < 0 on a receive error. */
+static int connection_receive(Connection *c) {
+        /* The input buffer is small: allocate it to its ceiling once. */
+        if (c->in.allocated < c->in.max) {
+                char *p = realloc(c->in.data, c->in.max);
+                if (!p)
+                        return -ENOMEM;
+                c->in.data = p;
+                c->in.allocated = c->in.max;
+        }
+        while (c->readable && c->in.size < c->in.max) {
+                size_t room = c->in.max - c->in.size;
+                ssize_t n = recv(c->fd, c->in.data + c->in.size, room, MSG_DONTWAIT);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno != EAGAIN)
+                                return -errno;
+                        c->readable = false;
+                        break;
+                }
+                if (n == 0) {
+                        c->readable = false;
+                        c->eof = c->hup = true;
+                        break;
+                }
+                c->in.size += (size_t) n;
+                /* Less than asked for: the socket is empty for now, and new bytes bring a new edge. After
+                 * a close, read on up to the end. */
+                if ((size_t) n < room && !c->hup)
+                        c->readable = false;
+        }
         return 0;
 }
 
-static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        Connection *c = userdata;
+/* Takes up whatever the connection can do next: cancel on a client gone, read and parse a request. */
+static void connection_run(Connection *c) {
+        if (c->state == CONN_BUSY || c->state == CONN_CLOSING || c->out.size > 0) {
+                /* A client that closes (or half-closes) its side while an answer is due counts as gone:
+                 * its upstream transfer is cancelled (connection_free). Otherwise new input waits until
+                 * the answer is out. */
+                if (c->hup)
+                        connection_free(c);
+                return;
+        }
+        if (connection_receive(c) < 0) {
+                connection_free(c);
+                return;
+        }
+        if (c->in.size == 0) {
+                /* EOF: a partial request is dropped; a complete one would have been parsed already. */
+                if (c->eof)
+                        connection_free(c);
+                return;
+        }
+        /* After this request there is more to read, or the close to act on; c may be gone once it is
+         * processed, so the deferred event (freed with c) is armed first. */
+        if (c->readable || c->hup)
+                (void) sd_event_source_set_enabled(c->defer, SD_EVENT_ONESHOT);
+        connection_process(c);
+}
 
-        if (revents & EPOLLOUT) {
+static int on_connection_defer(sd_event_source *s, void *userdata) {
+        connection_run(userdata);
+        return 0;
+}
+
+static void connection_event(Connection *c, uint32_t revents) {
+        if (revents & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+                c->readable = true;
+        if (revents & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+                c->hup = true;
+        if ((revents & EPOLLOUT) && c->out.size > 0) {
                 if (connection_flush(c) < 0) {
                         connection_free(c);
-                        return 0;
+                        return;
                 }
                 if (c->state == CONN_CLOSING && c->out.size == 0) {
                         connection_free(c);
+                        return;
+                }
+        }
+        connection_run(c);
+}
+
+static void broker_run_curl(Broker *b);
+
+/* Client sockets that are ready, taken in one go (as with libcurl's, on_curl_io()): sd-event would
+ * dispatch one per iteration, with an epoll_wait() before each. The requests that arrive together
+ * are then handed to libcurl together, in the same iteration. */
+#define CONNECTION_EVENTS_BATCH 64
+
+static int on_connections_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct epoll_event events[CONNECTION_EVENTS_BATCH];
+        Broker *b = userdata;
+        int n;
+
+        n = epoll_wait(b->connections_epoll_fd, events, ELEMENTSOF(events), 0);
+        if (n < 0) {
+                if (errno == EINTR || errno == EAGAIN)
                         return 0;
-                }
-                if (c->state == CONN_IDLE && c->out.size == 0 && c->in.size > 0) {
-                        connection_process(c);
-                        return 0;
-                }
+                return log_error_errno(errno, "Failed to wait for client sockets: %m");
         }
-
-        if (revents & EPOLLIN) {
-                size_t room = c->in.max - c->in.size;
-                ssize_t n;
-
-                /* The input buffer is small: allocate it to its ceiling once. */
-                if (c->in.allocated < c->in.max) {
-                        char *p = realloc(c->in.data, c->in.max);
-                        if (!p) {
-                                connection_free(c);
-                                return 0;
-                        }
-                        c->in.data = p;
-                        c->in.allocated = c->in.max;
-                }
-                if (room > 0) {
-                        n = recv(fd, c->in.data + c->in.size, room, MSG_DONTWAIT);
-                        if (n < 0 && errno != EAGAIN && errno != EINTR) {
-                                connection_free(c);
-                                return 0;
-                        }
-                        if (n == 0) {
-                                /* EOF: a partial request is dropped; a complete one would have been
-                                 * parsed already. */
-                                connection_free(c);
-                                return 0;
-                        }
-                        if (n > 0)
-                                c->in.size += (size_t) n;
-                }
-                /* Level-triggered: more data wakes us again, unless this request makes us stop
-                 * reading. */
-                connection_process(c);
-                return 0;
-        }
-
-        if (revents & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-                /* The client went away: an upstream transfer for it is cancelled (connection_free). */
-                connection_free(c);
-                return 0;
-        }
+        b->batch = events;
+        b->n_batch = n;
+        for (int i = 0; i < n; i++)
+                if (events[i].data.ptr)
+                        connection_event(events[i].data.ptr, events[i].events);
+        b->batch = NULL;
+        b->n_batch = 0;
+        if (b->curl_due)
+                broker_run_curl(b);
         return 0;
 }
 
 static int on_connection_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Connection *c = userdata;
 
+        c->timer_at = 0;
+        if (c->deadline == 0)
+                return 0;
+        if (usec < c->deadline) {
+                /* The deadline moved on since the timer was set. */
+                c->timer_at = c->deadline;
+                (void) sd_event_source_set_time(c->timer, c->timer_at);
+                (void) sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
+                return 0;
+        }
         if (c->write_stalled || c->state == CONN_IDLE || c->state == CONN_CLOSING) {
                 log_debug("Closing connection %d: %s.", c->fd, c->write_stalled ? "client does not read" : "idle");
                 connection_free(c);
@@ -688,10 +837,18 @@ static int on_listener(sd_event_source *s, int fd, uint32_t revents, void *userd
                                 (void) sd_event_source_set_enabled(b->listeners[i], SD_EVENT_OFF);
                 }
 
-                r = sd_event_add_io(b->event, &c->io, c->fd, EPOLLIN | EPOLLRDHUP, on_connection_io, c);
-                if (r >= 0)
-                        r = sd_event_add_time(b->event, &c->timer, CLOCK_MONOTONIC, now_usec() + KEEPALIVE_USEC, 0,
+                /* Edge-triggered and for good: no epoll_ctl() per request, and an epoll_wait() with many
+                 * clients waiting to be served does not report (and poll) each of them again. */
+                r = RET_NERRNO(epoll_ctl(b->connections_epoll_fd, EPOLL_CTL_ADD, c->fd,
+                                         &(struct epoll_event) {
+                                                 .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+                                                 .data.ptr = c,
+                                         }));
+                if (r >= 0) {
+                        c->deadline = c->timer_at = loop_now(b) + KEEPALIVE_USEC;
+                        r = sd_event_add_time(b->event, &c->timer, CLOCK_MONOTONIC, c->timer_at, 0,
                                               on_connection_timer, c);
+                }
                 if (r >= 0)
                         r = sd_event_add_defer(b->event, &c->defer, on_connection_defer, c);
                 if (r >= 0)
@@ -720,13 +877,22 @@ static int on_accept_retry(sd_event_source *s, uint64_t usec, void *userdata) {
 static int on_idle(sd_event_source *s, uint64_t usec, void *userdata) {
         Broker *b = userdata;
 
+        b->idle_timer_at = 0;
         if (b->n_active > 0 || b->n_requests > 0)
+                return 0; /* set again once the broker is idle (broker_update_idle()) */
+        if (usec < b->idle_since + b->idle_timeout) {
+                b->idle_timer_at = b->idle_since + b->idle_timeout;
+                (void) sd_event_source_set_time(b->idle_timer, b->idle_timer_at);
+                (void) sd_event_source_set_enabled(b->idle_timer, SD_EVENT_ONESHOT);
                 return 0;
+        }
         log_info("No request for %" PRIu64 " s, exiting (the socket stays open; systemd starts the broker again).",
                  b->idle_timeout / USEC_PER_SEC);
         return sd_event_exit(b->event, 0);
 }
 
+/* Called as requests come and go. The idle timer is not moved for each: it is set when the broker
+ * becomes idle and nothing is set yet; when it fires on_idle() checks what happened meanwhile. */
 static void broker_update_idle(Broker *b) {
         if (b->draining && b->n_requests == 0 && b->n_active == 0) {
                 (void) sd_event_exit(b->event, 0);
@@ -735,10 +901,14 @@ static void broker_update_idle(Broker *b) {
         if (!b->idle_timer)
                 return;
         if (b->n_active > 0 || b->n_requests > 0) {
-                (void) sd_event_source_set_enabled(b->idle_timer, SD_EVENT_OFF);
+                b->idle_since = 0;
                 return;
         }
-        (void) sd_event_source_set_time(b->idle_timer, now_usec() + b->idle_timeout);
+        b->idle_since = loop_now(b);
+        if (b->idle_timer_at != 0)
+                return;
+        b->idle_timer_at = b->idle_since + b->idle_timeout;
+        (void) sd_event_source_set_time(b->idle_timer, b->idle_timer_at);
         (void) sd_event_source_set_enabled(b->idle_timer, SD_EVENT_ONESHOT);
 }
 
@@ -960,12 +1130,17 @@ static void handle_request(Connection *c) {
                 return;
         }
 
-        if (body) {
-                k = request_body_rewrite(body, r->route->model, &r->body, &r->body_size);
+        if (body && request_body_unchanged(body, req->body.data, req->body.size, r->route->model)) {
+                /* The parser keeps the body until the connection's next request, after this one. */
+                r->upload = req->body.data;
+                r->upload_size = req->body.size;
+        } else if (body) {
+                k = request_body_rewrite(body, r->route->model, &r->body, &r->upload_size);
                 if (k < 0) {
                         connection_free(c);
                         return;
                 }
+                r->upload = r->body;
         }
 
         k = caller_acquire(&b->callers, r->identity, r->route->max_concurrency_per_sandbox);
@@ -1008,8 +1183,27 @@ static void handle_request(Connection *c) {
         (void) request_attempt(r);
 }
 
+/* Moves the request's timeout: the timer itself only to an earlier time (a stream pushes its idle
+ * timeout on with every piece; the timer catches up when it fires). */
+static void request_arm(Request *r, usec_t usec) {
+        r->deadline = loop_now(r->broker) + usec;
+        if (r->timer_at != 0 && r->timer_at <= r->deadline)
+                return;
+        r->timer_at = r->deadline;
+        (void) sd_event_source_set_time(r->timer, r->timer_at);
+        (void) sd_event_source_set_enabled(r->timer, SD_EVENT_ONESHOT);
+}
+
 static int on_request_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Request *r = userdata;
+
+        r->timer_at = 0;
+        if (usec < r->deadline) {
+                r->timer_at = r->deadline;
+                (void) sd_event_source_set_time(r->timer, r->timer_at);
+                (void) sd_event_source_set_enabled(r->timer, SD_EVENT_ONESHOT);
+                return 0;
+        }
 
         /* Before the answer's head: the route's timeout; after: the stream went quiet for too long. */
         r->timed_out = true;
@@ -1085,7 +1279,7 @@ end_of_head:
         if (status == 502 || status == 503 || status == 504)
                 for (size_t i = 0; i < r->route->n_backends; i++)
                         if (!r->tried[i] && i != r->backend &&
-                            !backend_circuit_open(r->route->backends[i].state, now_usec())) {
+                            !backend_circuit_open(r->route->backends[i].state, loop_now(r->broker))) {
                                 r->retry = true;
                                 return 0;
                         }
@@ -1100,11 +1294,8 @@ end_of_head:
                           r->extra.size > 0 ? r->extra.data : NULL) < 0)
                 return 0;
         r->head_sent = true;
-        (void) sd_event_source_set_time(r->timer, now_usec() + r->broker->stream_idle_timeout);
-        if (connection_flush(c) < 0) {
-                r->client_gone = true;
-                return 0;
-        }
+        request_arm(r, r->broker->stream_idle_timeout);
+        connection_queue_flush(c);
         return len;
 }
 
@@ -1134,7 +1325,13 @@ static size_t on_upstream_data(char *data, size_t size, size_t n, void *userdata
                 buf_done(&r->json), r->json.max = 0; /* too big to look for usage: give up on it */
         if (response_body(c, data, len) < 0)
                 return 0;
-        (void) sd_event_source_set_time(r->timer, now_usec() + r->broker->stream_idle_timeout);
+        request_arm(r, r->broker->stream_idle_timeout);
+        /* Small pieces wait for the end of libcurl's run (broker_flush_queued()); a lot of data goes at
+         * once, so that a fast client is not paused for what libcurl hands over in one run. */
+        if (c->out.size < OUT_LOW_WATERMARK) {
+                connection_queue_flush(c);
+                return len;
+        }
         if (connection_flush(c) < 0) {
                 r->client_gone = true;
                 return 0;
@@ -1149,7 +1346,7 @@ static int request_attempt(Request *r) {
         size_t i;
         int k;
 
-        k = route_pick_backend(&b->router, r->route, now_usec(), r->tried, &i);
+        k = route_pick_backend(&b->router, r->route, loop_now(b), r->tried, &i);
         if (k < 0) {
                 if (r->attempts == 0)
                         log_warning("No backend of route '%s' is available (all circuits open).", r->route->name);
@@ -1183,6 +1380,10 @@ static int request_attempt(Request *r) {
         (void) curl_easy_setopt(r->easy, CURLOPT_URL, url);
         (void) curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
         (void) curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
+        (void) curl_easy_setopt(r->easy, CURLOPT_SOCKOPTFUNCTION, curl_sockopt_cb);
+        (void) curl_easy_setopt(r->easy, CURLOPT_SOCKOPTDATA, b);
+        (void) curl_easy_setopt(r->easy, CURLOPT_CLOSESOCKETFUNCTION, curl_closesocket_cb);
+        (void) curl_easy_setopt(r->easy, CURLOPT_CLOSESOCKETDATA, b);
         (void) curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
         (void) curl_easy_setopt(r->easy, CURLOPT_FOLLOWLOCATION, 0L);
         /* No proxy from the environment: the broker talks to its backends directly. */
@@ -1196,24 +1397,23 @@ static int request_attempt(Request *r) {
         (void) curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
         (void) curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->error);
         (void) curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "openshell-broker/" PROJECT_VERSION);
-        if (r->body) {
-                (void) curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body);
-                (void) curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) r->body_size);
+        if (r->upload) {
+                (void) curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->upload);
+                (void) curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) r->upload_size);
         } else
                 (void) curl_easy_setopt(r->easy, CURLOPT_HTTPGET, 1L);
         r->error[0] = 0;
 
         if (!r->timer) {
-                k = sd_event_add_time(b->event, &r->timer, CLOCK_MONOTONIC,
-                                      now_usec() + (usec_t) r->route->timeout_sec * USEC_PER_SEC, 0,
-                                      on_request_timer, r);
+                r->deadline = r->timer_at = loop_now(b) + (usec_t) r->route->timeout_sec * USEC_PER_SEC;
+                k = sd_event_add_time(b->event, &r->timer, CLOCK_MONOTONIC, r->timer_at, 0, on_request_timer, r);
                 if (k < 0) {
                         request_finish(r, -ENOMEM);
                         return k;
                 }
         }
 
-        backend_begin(rb->state, now_usec());
+        backend_begin(rb->state, loop_now(b));
         r->backend_counted = true;
         if (curl_multi_add_handle(b->multi, r->easy) != CURLM_OK) {
                 request_finish(r, -ENOMEM);
@@ -1259,7 +1459,7 @@ static void request_finish(Request *r, int result) {
                 if (r->client_gone && !r->retry)
                         s->outstanding = s->outstanding > 0 ? s->outstanding - 1 : 0;
                 else
-                        backend_end(s, !attempt_failed, now_usec());
+                        backend_end(s, !attempt_failed, loop_now(b));
                 if (attempt_failed)
                         b->upstream_errors++;
         }
@@ -1338,6 +1538,9 @@ static void request_finish(Request *r, int result) {
                 connection_free(c);
                 return;
         }
+        /* The client first, the journal after: the audit event is not on the answer's path. A client
+         * gone meanwhile is noticed by connection_request_done(). */
+        (void) connection_flush(c);
         audit_send(b, r, r->method, r->path, r->status, result != CURLE_OK ? "upstream stream interrupted" : NULL,
                    r->identity);
         c->request = NULL;
@@ -1400,6 +1603,10 @@ static void probe_start(Broker *b, BackendState *s) {
         }
         (void) curl_easy_setopt(p->easy, CURLOPT_URL, p->url);
         (void) curl_easy_setopt(p->easy, CURLOPT_NOSIGNAL, 1L);
+        (void) curl_easy_setopt(p->easy, CURLOPT_SOCKOPTFUNCTION, curl_sockopt_cb);
+        (void) curl_easy_setopt(p->easy, CURLOPT_SOCKOPTDATA, b);
+        (void) curl_easy_setopt(p->easy, CURLOPT_CLOSESOCKETFUNCTION, curl_closesocket_cb);
+        (void) curl_easy_setopt(p->easy, CURLOPT_CLOSESOCKETDATA, b);
         (void) curl_easy_setopt(p->easy, CURLOPT_PROTOCOLS_STR, "http,https");
         (void) curl_easy_setopt(p->easy, CURLOPT_PROXY, "");
         (void) curl_easy_setopt(p->easy, CURLOPT_TIMEOUT_MS, PROBE_TIMEOUT_MS);
@@ -1444,59 +1651,140 @@ static void curl_check_done(Broker *b) {
         }
 }
 
-static int on_curl_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        Broker *b = userdata;
-        int action = 0, running;
+/* The entry of a backend connection's socket, NULL for other sockets (a resolver's). */
+static CurlSocket *curl_socket_find(Broker *b, curl_socket_t fd) {
+        if (fd < 0 || (size_t) fd >= b->n_curl_sockets || b->curl_sockets[fd].state == CURL_SOCKET_UNKNOWN)
+                return NULL;
+        return &b->curl_sockets[fd];
+}
 
-        if (revents & EPOLLIN)
-                action |= CURL_CSELECT_IN;
-        if (revents & EPOLLOUT)
-                action |= CURL_CSELECT_OUT;
-        if (revents & (EPOLLERR | EPOLLHUP))
-                action |= CURL_CSELECT_ERR;
-        (void) curl_multi_socket_action(b->multi, fd, action, &running);
+/* libcurl opened a socket for a backend connection. */
+static int curl_sockopt_cb(void *userp, curl_socket_t fd, curlsocktype purpose) {
+        Broker *b = userp;
+
+        if (purpose != CURLSOCKTYPE_IPCXN || fd < 0)
+                return CURL_SOCKOPT_OK;
+        if ((size_t) fd >= b->n_curl_sockets) {
+                size_t n = MAX((size_t) fd + 1, b->n_curl_sockets * 2);
+                CurlSocket *a = reallocarray(b->curl_sockets, n, sizeof(CurlSocket));
+
+                if (!a)
+                        return CURL_SOCKOPT_OK; /* left unknown: watched without parking */
+                memset(a + b->n_curl_sockets, 0, (n - b->n_curl_sockets) * sizeof(CurlSocket));
+                b->curl_sockets = a;
+                b->n_curl_sockets = n;
+        }
+        /* Whatever the number meant before: that socket is closed, and out of the set with it. */
+        b->curl_sockets[fd] = (CurlSocket) { .state = CURL_SOCKET_OPEN };
+        return CURL_SOCKOPT_OK;
+}
+
+static int curl_closesocket_cb(void *userp, curl_socket_t fd) {
+        Broker *b = userp;
+        CurlSocket *s = curl_socket_find(b, fd);
+
+        /* Closing it takes it out of the epoll set. */
+        if (s)
+                *s = (CurlSocket) {};
+        return close(fd);
+}
+
+/* Backend sockets that are ready, taken in one go: sd-event dispatches one source per iteration and
+ * calls epoll_wait() before each, which reports every level-triggered socket still waiting its turn
+ * again. So libcurl's sockets live in an epoll set of their own, which is one source of the loop. */
+#define CURL_EVENTS_BATCH 64
+
+static int on_curl_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct epoll_event events[CURL_EVENTS_BATCH];
+        Broker *b = userdata;
+        int n, running;
+
+        n = epoll_wait(b->curl_epoll_fd, events, ELEMENTSOF(events), 0);
+        if (n < 0) {
+                if (errno == EINTR || errno == EAGAIN)
+                        return 0;
+                return log_error_errno(errno, "Failed to wait for backend sockets: %m");
+        }
+        for (int i = 0; i < n; i++) {
+                CurlSocket *cs = curl_socket_find(b, events[i].data.fd);
+                int action = 0;
+
+                if (cs && cs->state == CURL_SOCKET_PARKED) {
+                        /* An idle connection has news, mostly that the backend closed it. libcurl finds
+                         * out itself before it uses the connection again; here the socket must only
+                         * stop being reported. */
+                        (void) epoll_ctl(b->curl_epoll_fd, EPOLL_CTL_DEL, events[i].data.fd, NULL);
+                        cs->state = CURL_SOCKET_OPEN;
+                        continue;
+                }
+                if (events[i].events & EPOLLIN)
+                        action |= CURL_CSELECT_IN;
+                if (events[i].events & EPOLLOUT)
+                        action |= CURL_CSELECT_OUT;
+                if (events[i].events & (EPOLLERR | EPOLLHUP))
+                        action |= CURL_CSELECT_ERR;
+                (void) curl_multi_socket_action(b->multi, events[i].data.fd, action, &running);
+        }
         curl_check_done(b);
+        broker_flush_queued(b);
         return 0;
 }
 
-static int on_curl_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        Broker *b = userdata;
+/* Runs libcurl's due work: new transfers, its timeouts. */
+static void broker_run_curl(Broker *b) {
         int running;
 
+        b->curl_due = false;
+        (void) sd_event_source_set_enabled(b->curl_now, SD_EVENT_OFF);
         (void) curl_multi_socket_action(b->multi, CURL_SOCKET_TIMEOUT, 0, &running);
         curl_check_done(b);
+        broker_flush_queued(b);
+}
+
+static int on_curl_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        broker_run_curl(userdata);
         return 0;
 }
 
 static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
         Broker *b = userp;
-        sd_event_source *s = socketp;
-        uint32_t events = 0;
-        int r;
+        CurlSocket *s = curl_socket_find(b, fd);
+        struct epoll_event ev = { .data.fd = fd };
 
         if (what == CURL_POLL_REMOVE) {
-                if (s) {
-                        sd_event_source_disable_unref(s);
+                if (s && s->state == CURL_SOCKET_WATCHED) {
+                        s->state = CURL_SOCKET_PARKED; /* stays in the set: see CurlSocket */
+                        return 0;
+                }
+                if (socketp) {
+                        /* Fails harmlessly if libcurl closed the socket already (which removed it). */
+                        (void) epoll_ctl(b->curl_epoll_fd, EPOLL_CTL_DEL, fd, NULL);
                         (void) curl_multi_assign(b->multi, fd, NULL);
                 }
                 return 0;
         }
         if (what & CURL_POLL_IN)
-                events |= EPOLLIN;
+                ev.events |= EPOLLIN;
         if (what & CURL_POLL_OUT)
-                events |= EPOLLOUT;
+                ev.events |= EPOLLOUT;
         if (s) {
-                r = sd_event_source_set_io_events(s, events);
-                if (r < 0)
-                        log_warning_errno(r, "Failed to update backend socket events: %m");
+                int op = s->state == CURL_SOCKET_OPEN ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+
+                if ((op == EPOLL_CTL_ADD || s->events != ev.events) && epoll_ctl(b->curl_epoll_fd, op, fd, &ev) < 0) {
+                        log_error_errno(errno, "Failed to watch backend socket: %m");
+                        return -1;
+                }
+                s->state = CURL_SOCKET_WATCHED;
+                s->events = ev.events;
                 return 0;
         }
-        r = sd_event_add_io(b->event, &s, fd, events, on_curl_io, b);
-        if (r < 0) {
-                log_error_errno(r, "Failed to watch backend socket: %m");
+        if (epoll_ctl(b->curl_epoll_fd, socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) < 0) {
+                log_error_errno(errno, "Failed to watch backend socket: %m");
                 return -1;
         }
-        (void) curl_multi_assign(b->multi, fd, s);
+        /* Only a mark that the socket is in the set. */
+        if (!socketp)
+                (void) curl_multi_assign(b->multi, fd, b);
         return 0;
 }
 
@@ -1504,6 +1792,7 @@ static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
         Broker *b = userp;
 
         (void) sd_event_source_set_enabled(b->curl_now, SD_EVENT_OFF);
+        b->curl_due = false;
         if (timeout_ms < 0) {
                 (void) sd_event_source_set_enabled(b->curl_timer, SD_EVENT_OFF);
                 return 0;
@@ -1513,6 +1802,7 @@ static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
         if (timeout_ms == 0) {
                 (void) sd_event_source_set_enabled(b->curl_timer, SD_EVENT_OFF);
                 (void) sd_event_source_set_enabled(b->curl_now, SD_EVENT_ONESHOT);
+                b->curl_due = true;
                 return 0;
         }
         (void) sd_event_source_set_time(b->curl_timer, now_usec() + (usec_t) timeout_ms * USEC_PER_MSEC);
@@ -1574,6 +1864,8 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 static void broker_done(Broker *b) {
         while (b->connections)
                 connection_free(b->connections);
+        sd_event_source_disable_unref(b->connections_io);
+        safe_close(b->connections_epoll_fd);
         for (size_t i = 0; i < b->n_listeners; i++)
                 sd_event_source_disable_unref(b->listeners[i]);
         free(b->listeners);
@@ -1586,11 +1878,15 @@ static void broker_done(Broker *b) {
                 curl_easy_cleanup(b->easy_pool[--b->n_easy_pool]);
         if (b->multi)
                 curl_multi_cleanup(b->multi);
+        sd_event_source_disable_unref(b->curl_io);
+        safe_close(b->curl_epoll_fd);
+        free(b->curl_sockets);
         sd_event_source_disable_unref(b->curl_timer);
         sd_event_source_disable_unref(b->curl_now);
         broker_config_unref(b->config);
         router_done(&b->router);
         caller_table_done(&b->callers);
+        audit_entry_done(&b->audit);
         free(b->config_dir);
         free(b->credentials_dir);
         sd_event_unref(b->event);
@@ -1767,6 +2063,9 @@ static int run(int argc, char *argv[]) {
                 .request_timeout = 10 * USEC_PER_SEC,
                 .stream_idle_timeout = STREAM_IDLE_USEC,
                 .max_connections = CONNECTIONS_MAX_DEFAULT,
+                .curl_epoll_fd = -EBADF,
+                .connections_epoll_fd = -EBADF,
+                .audit = AUDIT_ENTRY_INIT,
         };
         sigset_t ss;
         int r;
@@ -1789,7 +2088,9 @@ static int run(int argc, char *argv[]) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
                 return log_error_errno(SYNTHETIC_ERRNO(EIO), "Failed to initialize libcurl.");
 
-        r = sd_event_default(&b.event);
+        /* Not sd_event_default(): a default loop checks with gettid() on every iteration that it runs in
+         * its thread, one system call per event for a process that has one thread anyway. */
+        r = sd_event_new(&b.event);
         if (r < 0)
                 return log_error_errno(r, "Failed to allocate event loop: %m");
         r = sd_event_set_watchdog(b.event, true);
@@ -1813,10 +2114,22 @@ static int run(int argc, char *argv[]) {
         b.multi = curl_multi_init();
         if (!b.multi)
                 return log_oom();
+        b.curl_epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+        if (b.curl_epoll_fd < 0)
+                return log_error_errno(errno, "Failed to create epoll set for backend sockets: %m");
+        r = sd_event_add_io(b.event, &b.curl_io, b.curl_epoll_fd, EPOLLIN, on_curl_io, &b);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch backend sockets: %m");
         (void) curl_multi_setopt(b.multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
         (void) curl_multi_setopt(b.multi, CURLMOPT_SOCKETDATA, &b);
         (void) curl_multi_setopt(b.multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
         (void) curl_multi_setopt(b.multi, CURLMOPT_TIMERDATA, &b);
+        /* Backend connections are kept alive for the next request. curl's default cache holds four per
+         * transfer in progress, so when the load drops it closes connections that the next burst has to
+         * open again (a connect and a slow start per request under a fluctuating load): allow one per
+         * client connection, the most requests that can be in flight at once. Idle ones still expire
+         * (CURLOPT_MAXAGE_CONN). */
+        (void) curl_multi_setopt(b.multi, CURLMOPT_MAXCONNECTS, (long) b.max_connections);
         /* 1 ms accuracy: curl's own timeouts (connect phases, retries) need no better, and sd-event's
          * default slack (250 ms) would be too coarse. */
         r = sd_event_add_time(b.event, &b.curl_timer, CLOCK_MONOTONIC, 0, USEC_PER_MSEC, on_curl_timer, &b);
@@ -1831,6 +2144,13 @@ static int run(int argc, char *argv[]) {
 
         (void) broker_load_config(&b); /* an invalid file is reported per request (503) and logged */
         b.config_checked = now_usec();
+
+        b.connections_epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+        if (b.connections_epoll_fd < 0)
+                return log_error_errno(errno, "Failed to create epoll set for client sockets: %m");
+        r = sd_event_add_io(b.event, &b.connections_io, b.connections_epoll_fd, EPOLLIN, on_connections_io, &b);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch client sockets: %m");
 
         r = broker_listen(&b);
         if (r < 0)
@@ -1847,8 +2167,9 @@ static int run(int argc, char *argv[]) {
                 return log_error_errno(r, "Failed to set up health probe timer: %m");
 
         if (b.idle_timeout > 0) {
-                r = sd_event_add_time(b.event, &b.idle_timer, CLOCK_MONOTONIC, now_usec() + b.idle_timeout, 0, on_idle,
-                                      &b);
+                b.idle_since = now_usec();
+                b.idle_timer_at = b.idle_since + b.idle_timeout;
+                r = sd_event_add_time(b.event, &b.idle_timer, CLOCK_MONOTONIC, b.idle_timer_at, 0, on_idle, &b);
                 if (r < 0)
                         return log_error_errno(r, "Failed to set up idle timer: %m");
         }

@@ -39,6 +39,7 @@ class Backend:
         self.release = threading.Event()   # lets a held stream continue
         self.first_sent = threading.Event()
         self.broken = threading.Event()    # the client (the broker) went away mid-stream
+        self.connections = set()           # open client (broker) connections
         backend = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -46,6 +47,14 @@ class Backend:
 
             def log_message(self, *args):
                 pass
+
+            def setup(self):
+                super().setup()
+                backend.connections.add(self.connection)
+
+            def finish(self):
+                backend.connections.discard(self.connection)
+                super().finish()
 
             def reply(self, status, obj, ctype="application/json"):
                 body = json.dumps(obj).encode()
@@ -63,7 +72,8 @@ class Backend:
                 n = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(n) if n else b""
                 backend.requests.append({"path": self.path, "headers": dict(self.headers.items()),
-                                         "body": json.loads(body) if body else None})
+                                         "body": json.loads(body) if body else None, "raw": body,
+                                         "peer": self.client_address[1]})
                 return backend.requests[-1]
 
             def do_GET(self):
@@ -135,6 +145,14 @@ class Backend:
         self.port = self.server.server_address[1]
         self.url = "http://127.0.0.1:%d/v1" % self.port
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def drop_connections(self):
+        """Closes every connection from the backend's side, as a server's keep-alive timeout does."""
+        for c in list(self.connections):
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def stop(self):
         self.release.set()
@@ -314,6 +332,56 @@ def case_chat_rewrites_model_and_credentials(tmp):
         eq(st, 200, "status over TCP")
         st, _, body = request(br, "GET", "/v1/models")
         eq((st, json.loads(body)["data"][0]["id"]), (200, "served"), "models")
+    finally:
+        br.stop()
+        be.stop()
+
+
+def case_body_sent_as_is_unless_rewritten(tmp):
+    """A body already naming the route's model reaches the backend byte for byte; any other is
+    rewritten, also one that names the model twice (backends differ on which one counts)."""
+    be = Backend()
+    configure(tmp, [be.url])
+    br = Broker(tmp)
+    try:
+        same = (b'{ "messages" : [{"role":"user","content":"a\\u00e9/b"}],\n'
+                b'  "model":"served-model", "seed": 12345678901234567890 }')
+        st, _, _ = request(br, "POST", "/v1/chat/completions", same)
+        eq((st, be.requests[-1]["raw"]), (200, same), "unchanged body")
+        other = b'{"model":"gpt-4o","messages":[]}'
+        st, _, _ = request(br, "POST", "/v1/chat/completions", other)
+        eq((st, be.requests[-1]["body"]), (200, {"model": "served-model", "messages": []}), "rewritten body")
+        twice = b'{"model":"gpt-4o","messages":[],"model":"served-model"}'
+        st, _, _ = request(br, "POST", "/v1/chat/completions", twice)
+        raw = be.requests[-1]["raw"]
+        eq((st, raw.count(b'"model"'), be.requests[-1]["body"]["model"]), (200, 1, "served-model"),
+           "a model named twice is rewritten to one")
+    finally:
+        br.stop()
+        be.stop()
+
+
+def case_backend_connection_kept_alive(tmp):
+    """Requests one after the other share one connection to the backend; when the backend closes it
+    while idle, the next request gets a new one."""
+    be = Backend()
+    configure(tmp, [be.url])
+    br = Broker(tmp)
+    try:
+        for _ in range(3):
+            st, _, _ = request(br, "POST", "/v1/chat/completions", {"model": "x"})
+            eq(st, 200, "status")
+        eq(len({r["peer"] for r in be.requests}), 1, "one backend connection for three requests")
+        be.drop_connections()
+        deadline = time.monotonic() + WAIT
+        while be.connections and time.monotonic() < deadline:
+            time.sleep(0.01)  # the handler threads see the close
+        for _ in range(2):
+            st, _, body = request(br, "POST", "/v1/chat/completions", {"model": "x"})
+            eq((st, json.loads(body)["model"]), (200, "served-model"), "after the backend closed")
+        eq(len({r["peer"] for r in be.requests}), 2, "a new connection, kept alive again")
+        st, _, _ = request(br, "GET", "/healthz")
+        eq(st, 200, "broker still serving")
     finally:
         br.stop()
         be.stop()
@@ -681,6 +749,57 @@ def case_slow_client_gets_408(tmp):
         eq(st, 408, "slow body")
         s.close()
     finally:
+        br.stop()
+        be.stop()
+
+
+def case_keepalive_then_slow_request_gets_408(tmp):
+    """The request timeout also holds for a later request on a keep-alive connection (whose idle
+    timeout is much longer), and a request in one piece is not cut by it."""
+    be = Backend(mode="hang")
+    configure(tmp, [be.url])
+    br = Broker(tmp, ["--request-timeout=1"])
+    try:
+        s = connect(br)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        eq(read_response(s)[0], 200, "first request")
+        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n")  # ... and never the rest
+        st, hdrs, _, _ = read_response(s)
+        eq((st, hdrs.get("connection")), (408, "close"), "slow second request")
+        s.close()
+        # An answer that takes longer than the request timeout is not a slow request.
+        s = connect(br)
+        data = json.dumps({"model": "x"}).encode()
+        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(data), data))
+        time.sleep(1.5)
+        be.release.set()
+        st, _, body, _ = read_response(s)
+        eq((st, json.loads(body)), (200, {"late": True}), "slow answer")
+        s.close()
+    finally:
+        be.release.set()
+        br.stop()
+        be.stop()
+
+
+def case_half_close_counts_as_gone(tmp):
+    """A client that shuts down its sending side after its request counts as gone: the broker closes
+    the connection instead of answering later."""
+    be = Backend(mode="hang")
+    configure(tmp, [be.url])
+    br = Broker(tmp)
+    try:
+        s = connect(br)
+        data = json.dumps({"model": "x"}).encode()
+        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(data), data))
+        s.shutdown(socket.SHUT_WR)
+        eq(s.recv(65536), b"", "closed without an answer")
+        s.close()
+        be.release.set()
+        st, _, _ = request(br, "GET", "/healthz")
+        eq(st, 200, "broker still serving")
+    finally:
+        be.release.set()
         br.stop()
         be.stop()
 

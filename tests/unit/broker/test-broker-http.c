@@ -437,6 +437,32 @@ START_TEST(test_status_reason) {
 }
 END_TEST
 
+/* The byte buffer under the parser and the answers: formatting into room already there, growing for
+ * more, and the ceiling (a byte is kept for the terminating NUL) never passed. */
+START_TEST(test_buf_printf) {
+        _cleanup_(buf_done) Buf b = BUF_INIT(16);
+
+        ck_assert_int_eq(buf_printf(&b, "%s-%d", "ab", 7), 0);
+        ck_assert_uint_eq(b.size, 4);
+        ck_assert_int_eq(buf_printf(&b, "%s", "0123456789"), 0); /* formatted into the room there */
+        ck_assert_uint_eq(b.size, 14);
+        ck_assert_int_eq(buf_terminate(&b), 0);
+        ck_assert_str_eq(b.data, "ab-70123456789");
+        ck_assert_int_eq(buf_printf(&b, "%s", "x"), 0);           /* 15 bytes + NUL: at the ceiling */
+        ck_assert_int_eq(buf_printf(&b, "%s", "y"), -ENOBUFS);
+        ck_assert_uint_eq(b.size, 15);
+        ck_assert_int_eq(buf_terminate(&b), 0);
+        ck_assert_str_eq(b.data, "ab-70123456789x");
+
+        buf_clear(&b);
+        ck_assert_int_eq(buf_printf(&b, "%s", "0123456789abcdefg"), -ENOBUFS); /* 17 > 15 */
+        ck_assert_uint_eq(b.size, 0);
+        ck_assert_int_eq(buf_printf(&b, "%d", 123456789), 0);
+        ck_assert_int_eq(buf_terminate(&b), 0);
+        ck_assert_str_eq(b.data, "123456789");
+}
+END_TEST
+
 static Suite *suite(void) {
         Suite *s = suite_create("broker-http");
         TCase *tc = tcase_create("parser");
@@ -462,6 +488,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_chunk_line_and_trailer_limits);
         tcase_add_test(tc, test_error_is_sticky);
         tcase_add_test(tc, test_status_reason);
+        tcase_add_test(tc, test_buf_printf);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -314,6 +314,91 @@ START_TEST(test_usage_json) {
         ck_assert_int_eq(usage_parse_json("{\"usage\":{\"prompt_tokens\":\"7\"}}", 31, &u), 0);
         ck_assert_int_eq(u.in, -1); /* not a number: not counted */
         ck_assert_int_eq(usage_parse_json("not json", 8, &u), -EBADMSG);
+
+        /* Only the answer's own usage counts: not a "usage" inside a string (a completion quoting JSON),
+         * not one nested elsewhere; strings with escaped quotes and brackets are stepped over. */
+        {
+                const char *quoted = "{\"choices\":[{\"message\":{\"content\":"
+                                     "\"say \\\"usage\\\":{\\\"prompt_tokens\\\":99} ]}\"}}],"
+                                     "\"x\":{\"usage\":{\"prompt_tokens\":98}},\"n\":-1.5e3,\"t\":true,"
+                                     "\"usage\" : { \"prompt_tokens\" : 4 , \"completion_tokens\":5 } }\n";
+
+                u = TOKEN_USAGE_UNKNOWN;
+                ck_assert_int_eq(usage_parse_json(quoted, strlen(quoted), &u), 0);
+                ck_assert_int_eq(u.in, 4);
+                ck_assert_int_eq(u.out, 5);
+        }
+
+        /* A string ending in an escaped backslash ends at the quote after it. */
+        {
+                const char *b = "{\"a\":\"x\\\\\",\"usage\":{\"prompt_tokens\":3},\"b\":\"\\\"\\\\\"}";
+
+                u = TOKEN_USAGE_UNKNOWN;
+                ck_assert_int_eq(usage_parse_json(b, strlen(b), &u), 0);
+                ck_assert_int_eq(u.in, 3);
+        }
+
+        /* Anthropic's message_start: usage inside "message". Numbers that are not integers, or too large,
+         * are not counts. */
+        {
+                const char *m = "{\"message\":{\"usage\":{\"input_tokens\":25,\"output_tokens\":1}}}";
+
+                u = TOKEN_USAGE_UNKNOWN;
+                ck_assert_int_eq(usage_parse_json(m, strlen(m), &u), 0);
+                ck_assert_int_eq(u.in, 25);
+                ck_assert_int_eq(u.out, 1);
+        }
+        u = TOKEN_USAGE_UNKNOWN;
+        {
+                const char *odd = "{\"usage\":{\"prompt_tokens\":1.0,\"completion_tokens\":99999999999999999999}}";
+                ck_assert_int_eq(usage_parse_json(odd, strlen(odd), &u), 0);
+                ck_assert_int_eq(u.in, -1);
+                ck_assert_int_eq(u.out, -1);
+        }
+
+        /* Truncated or unbalanced text is refused, and nothing is read beyond its end. */
+        {
+                static const char *const bad[] = {
+                        "", "{", "{\"usage\"", "{\"usage\":", "{\"usage\":{\"prompt_tokens\":1}", "{\"a\":\"x}",
+                        "{\"a\":1,}", "{\"a\" 1}", "{\"a\":1} x", "[1]", "{\"a\":[1,{]}",
+                };
+                for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                        _cleanup_free_ char *copy = strdup(bad[i]); /* exactly as long as its text */
+
+                        u = TOKEN_USAGE_UNKNOWN;
+                        ck_assert_msg(usage_parse_json(copy, strlen(copy), &u) == -EBADMSG, "%s", bad[i]);
+                }
+        }
+}
+END_TEST
+
+START_TEST(test_body_unchanged) {
+        static const struct {
+                const char *body;
+                bool unchanged;
+        } cases[] = {
+                { "{\"model\":\"llama\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", true },
+                { " {\"messages\" : [] , \"model\" : \"llama\" }\n", true },
+                { "{\"model\":\"gpt-4\",\"messages\":[]}", false },             /* another model: rewritten */
+                { "{\"messages\":[]}", false },                                  /* none: added */
+                { "{\"model\":7}", false },
+                { "{\"model\":\"gpt-4\",\"model\":\"llama\"}", false },           /* twice: json-c takes the last */
+                { "{\"mod\\u0065l\":\"gpt-4\",\"model\":\"llama\"}", false },   /* the same key, escaped */
+                { "{\"model\":\"llama\",\"x\":{\"model\":\"a\",\"model\":\"b\"}}", true }, /* nested: not a route */
+                { "{\"model\":\"llama\\u0000x\"}", false },                     /* NUL in the name */
+                /* What json-c takes beyond standard JSON, other parsers may read otherwise: rewritten. */
+                { "{\"model\":\"llama\",'x':1}", false },
+                { "{\"model\":\"llama\",\"x\":NaN}", false },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(json_object_putp) json_object *o = NULL;
+
+                ck_assert_int_eq(request_body_parse(cases[i].body, strlen(cases[i].body), &o), 0);
+                ck_assert_msg(request_body_unchanged(o, cases[i].body, strlen(cases[i].body), "llama") ==
+                                      cases[i].unchanged,
+                              "%s", cases[i].body);
+        }
 }
 END_TEST
 
@@ -592,8 +677,22 @@ START_TEST(test_caller_limits) {
 }
 END_TEST
 
-START_TEST(test_audit_fields) {
-        _cleanup_strv_free_ char **l = NULL;
+static bool entry_has(const AuditEntry *e, const char *field) {
+        for (size_t i = 0; i < e->n_fields; i++)
+                if (e->iov[i].iov_len == strlen(field) && memcmp(e->iov[i].iov_base, field, strlen(field)) == 0)
+                        return true;
+        return false;
+}
+
+static bool entry_has_prefix(const AuditEntry *e, const char *prefix) {
+        for (size_t i = 0; i < e->n_fields; i++)
+                if (e->iov[i].iov_len >= strlen(prefix) && memcmp(e->iov[i].iov_base, prefix, strlen(prefix)) == 0)
+                        return true;
+        return false;
+}
+
+START_TEST(test_audit_format) {
+        _cleanup_(audit_entry_done) AuditEntry e = AUDIT_ENTRY_INIT;
         AuditRecord a = {
                 .caller = "demo",
                 .is_sandbox = true,
@@ -609,36 +708,64 @@ START_TEST(test_audit_fields) {
                 .ttfb = 700,
         };
 
-        ck_assert_int_eq(audit_fields(&a, &l), 0);
-        ck_assert(strv_contains(l, "MESSAGE_ID=" BROKER_AUDIT_MESSAGE_ID));
-        ck_assert(strv_contains(l, "MESSAGE=API:INFERENCE [INFO] Success llama via http://127.0.0.1:8000/v1 1ms "
-                                   "[POST /v1/chat/completions] [caller:demo status:200]"));
-        ck_assert(strv_contains(l, "OPENSHELL_EVENT=inference"));
-        ck_assert(strv_contains(l, "OPENSHELL_DECISION=allow"));
-        ck_assert(strv_contains(l, "OPENSHELL_SANDBOX=demo"));
-        ck_assert(strv_contains(l, "OPENSHELL_PROVIDER=local"));
-        ck_assert(strv_contains(l, "OPENSHELL_MODEL=llama"));
-        ck_assert(strv_contains(l, "OPENSHELL_BACKEND=http://127.0.0.1:8000/v1"));
-        ck_assert(strv_contains(l, "OPENSHELL_STATUS=200"));
-        ck_assert(strv_contains(l, "OPENSHELL_TOKENS_IN=10"));
-        ck_assert(strv_contains(l, "OPENSHELL_TOKENS_OUT=20"));
-        ck_assert(strv_contains(l, "OPENSHELL_LATENCY_US=1500"));
-        ck_assert(strv_contains(l, "OPENSHELL_TTFB_US=700"));
-        strv_free(l);
-        l = NULL;
+        ck_assert_int_eq(audit_format(&a, &e), 0);
+        ck_assert(entry_has(&e, "MESSAGE_ID=" BROKER_AUDIT_MESSAGE_ID));
+        ck_assert(entry_has(&e, "MESSAGE=API:INFERENCE [INFO] Success llama via http://127.0.0.1:8000/v1 1ms "
+                                "[POST /v1/chat/completions] [caller:demo status:200]"));
+        ck_assert(entry_has(&e, "OPENSHELL_EVENT=inference"));
+        ck_assert(entry_has(&e, "OPENSHELL_DECISION=allow"));
+        ck_assert(entry_has(&e, "OPENSHELL_SANDBOX=demo"));
+        ck_assert(entry_has(&e, "OPENSHELL_ROUTE=inference.local"));
+        ck_assert(entry_has(&e, "OPENSHELL_PROVIDER=local"));
+        ck_assert(entry_has(&e, "OPENSHELL_MODEL=llama"));
+        ck_assert(entry_has(&e, "OPENSHELL_BACKEND=http://127.0.0.1:8000/v1"));
+        ck_assert(entry_has(&e, "OPENSHELL_STATUS=200"));
+        ck_assert(entry_has(&e, "OPENSHELL_METHOD=POST"));
+        ck_assert(entry_has(&e, "OPENSHELL_PATH=/v1/chat/completions"));
+        ck_assert(entry_has(&e, "OPENSHELL_TOKENS_IN=10"));
+        ck_assert(entry_has(&e, "OPENSHELL_TOKENS_OUT=20"));
+        ck_assert(entry_has(&e, "OPENSHELL_LATENCY_US=1500"));
+        ck_assert(entry_has(&e, "OPENSHELL_TTFB_US=700"));
+        ck_assert(entry_has(&e, "PRIORITY=6"));
+        ck_assert(!entry_has_prefix(&e, "OPENSHELL_REASON="));
+        ck_assert_uint_eq(e.n_fields, 17);
 
-        /* A refusal: no backend, unknown usage fields left out, the reason given. */
-        a = (AuditRecord) { .caller = "host:1000", .method = "POST", .path = "/v1/chat/completions", .status = 400,
-                            .usage = TOKEN_USAGE_UNKNOWN, .reason = "no inference route configured" };
-        ck_assert_int_eq(audit_fields(&a, &l), 0);
-        ck_assert(strv_contains(l, "OPENSHELL_DECISION=deny"));
-        ck_assert(strv_contains(l, "OPENSHELL_SANDBOX=host:1000"));
-        ck_assert(strv_contains(l, "OPENSHELL_REASON=no inference route configured"));
-        ck_assert(strv_contains(l, "PRIORITY=6"));
-        STRV_FOREACH(s, l) {
-                ck_assert(!startswith(*s, "OPENSHELL_TOKENS_"));
-                ck_assert(!startswith(*s, "OPENSHELL_BACKEND="));
-                ck_assert(!startswith(*s, "OPENSHELL_TTFB_US="));
+        /* A refusal: no backend, unknown usage fields left out, the reason given; the entry is reused
+         * and holds nothing of the one before; the query is not part of the path. */
+        a = (AuditRecord) { .caller = "host:1000", .method = "POST", .path = "/v1/chat/completions?x=secret",
+                            .status = 400, .usage = TOKEN_USAGE_UNKNOWN, .reason = "no inference route configured" };
+        ck_assert_int_eq(audit_format(&a, &e), 0);
+        ck_assert(entry_has(&e, "OPENSHELL_DECISION=deny"));
+        ck_assert(entry_has(&e, "OPENSHELL_SANDBOX=host:1000"));
+        ck_assert(entry_has(&e, "OPENSHELL_REASON=no inference route configured"));
+        ck_assert(entry_has(&e, "OPENSHELL_PATH=/v1/chat/completions"));
+        ck_assert(entry_has(&e, "MESSAGE=API:INFERENCE [MED] Failure n/a via n/a 0ms [POST /v1/chat/completions] "
+                                "[caller:host:1000 status:400 reason:no inference route configured]"));
+        ck_assert(entry_has(&e, "PRIORITY=6"));
+        ck_assert(!entry_has_prefix(&e, "OPENSHELL_TOKENS_"));
+        ck_assert(!entry_has_prefix(&e, "OPENSHELL_BACKEND="));
+        ck_assert(!entry_has_prefix(&e, "OPENSHELL_TTFB_US="));
+        ck_assert(!entry_has_prefix(&e, "OPENSHELL_MODEL="));
+        ck_assert(!entry_has_prefix(&e, "OPENSHELL_ROUTE="));
+
+        /* An error of the broker's own: decision error, priority warning. */
+        a = (AuditRecord) { .caller = "host:tcp", .method = "POST", .path = "/v1/chat/completions", .status = 502,
+                            .usage = TOKEN_USAGE_UNKNOWN };
+        ck_assert_int_eq(audit_format(&a, &e), 0);
+        ck_assert(entry_has(&e, "OPENSHELL_DECISION=error"));
+        ck_assert(entry_has(&e, "PRIORITY=4"));
+
+        /* Beyond the ceiling: an error, and no field left to send. */
+        {
+                _cleanup_free_ char *path = malloc(AUDIT_ENTRY_SIZE_MAX + 2);
+
+                ck_assert_ptr_nonnull(path);
+                path[0] = '/';
+                memset(path + 1, 'a', AUDIT_ENTRY_SIZE_MAX);
+                path[AUDIT_ENTRY_SIZE_MAX + 1] = 0;
+                a.path = path;
+                ck_assert_int_eq(audit_format(&a, &e), -ENOBUFS);
+                ck_assert_uint_eq(e.n_fields, 0);
         }
 }
 END_TEST
@@ -657,6 +784,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_body_model);
         tcase_add_test(tc, test_route_choose);
         tcase_add_test(tc, test_usage_json);
+        tcase_add_test(tc, test_body_unchanged);
         tcase_add_test(tc, test_usage_sse);
         tcase_add_test(tc, test_usage_sse_long_line);
         tcase_add_test(tc, test_pick_least_outstanding);
@@ -666,7 +794,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_health_probe);
         tcase_add_test(tc, test_state_shared_across_reload);
         tcase_add_test(tc, test_caller_limits);
-        tcase_add_test(tc, test_audit_fields);
+        tcase_add_test(tc, test_audit_format);
         suite_add_tcase(s, tc);
         return s;
 }
