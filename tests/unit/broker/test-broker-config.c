@@ -5,6 +5,7 @@
 
 #include "broker-config.h"
 #include "check-util.h"
+#include "fs-util.h"
 #include "string-util.h"
 
 static char tmpdir[] = "/tmp/test-broker-config-XXXXXX";
@@ -28,6 +29,14 @@ static void setup(void) {
         ck_assert_int_ge(asprintf_safe(&c, "%s/credentials", tmpdir), 0);
         ck_assert_int_eq(mkdir(p, 0755), 0);
         ck_assert_int_eq(mkdir(c, 0700), 0);
+}
+
+static void teardown(void) {
+        _cleanup_close_ int tmp = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        ck_assert_int_ge(tmp, 0);
+        ck_assert_int_eq(rm_rf_at(tmp, tmpdir + strlen("/tmp/")), 0);
+        strcpy(tmpdir, "/tmp/test-broker-config-XXXXXX");
 }
 
 /* Loads tmpdir; returns r and the diagnostics joined by newlines. */
@@ -225,7 +234,7 @@ static Suite *suite(void) {
         Suite *s = suite_create("broker-config");
         TCase *tc = tcase_create("config");
 
-        tcase_add_checked_fixture(tc, setup, NULL);
+        tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_no_file_no_routes);
         tcase_add_test(tc, test_full_config);
         tcase_add_test(tc, test_systemd_credential_prefix);
