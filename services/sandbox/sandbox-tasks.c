@@ -49,8 +49,7 @@ static void tasks_watch_report(TasksWatch *w, uint64_t now_usec) {
         w->last_report_usec = now_usec;
         if (sandbox_tasks_event_fields(w, refused, w->refused, &fields) < 0)
                 return (void) log_oom();
-        if (log_journal_fields(fields) < 0)
-                log_warning("%s", fields[2] + strlen("MESSAGE=")); /* at least on stderr */
+        (void) log_journal_fields(LOG_WARNING, fields);
 }
 
 void tasks_watch_check(TasksWatch *w, uint64_t now_usec, bool force) {

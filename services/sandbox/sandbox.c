@@ -385,8 +385,7 @@ static void supervisor_report_oom(Supervisor *s) {
                 return;
         if (sandbox_oom_event_fields(&ev, &fields) < 0)
                 return (void) log_oom();
-        if (log_journal_fields(fields) < 0)
-                log_error("%s", fields[2] + strlen("MESSAGE=")); /* at least on stderr */
+        (void) log_journal_fields(LOG_ERR, fields);
 }
 
 static void supervisor_agent_ended(Supervisor *s, const char *state) {

@@ -73,14 +73,20 @@ int log_internal(int level, int error, const char *fmt, ...) {
         return -error;
 }
 
-int log_journal_fields(char *const *fields) {
+int log_journal_fields(int level, char *const *fields) {
         _cleanup_free_ struct iovec *iov = NULL;
         size_t n = strv_length(fields);
+        int r;
 
         iov = calloc(n, sizeof(struct iovec));
         if (!iov)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++)
                 iov[i] = (struct iovec) { .iov_base = fields[i], .iov_len = strlen(fields[i]) };
-        return sd_journal_sendv(iov, (int) n);
+        r = sd_journal_sendv(iov, (int) n);
+        if (r < 0)
+                STRV_FOREACH(f, fields)
+                        if (startswith(*f, "MESSAGE="))
+                                log_full(level, "%s", *f + strlen("MESSAGE="));
+        return r;
 }

@@ -109,7 +109,7 @@ START_TEST(test_event_fields) {
         ck_assert(strv_contains(l, "OPENSHELL_DECISION=deny"));
         ck_assert(strv_contains(l, "OPENSHELL_POLICY=x-openshell.resources.tasks_max"));
         ck_assert(strv_contains(l, "OPENSHELL_REASON=tasks-max: 3 fork/clone refused at TasksMax=64"));
-        ck_assert(startswith(l[2], "MESSAGE="));   /* the supervisor's stderr fallback relies on it */
+        ck_assert(startswith(l[2], "MESSAGE="));
         strv_free(l);
         l = NULL;
 
