@@ -13,9 +13,9 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-#include "broker-buf.h"
+#include "buf.h"
 #include "broker-config.h"
-#include "broker-http.h"
+#include "http-parser.h"
 
 typedef uint64_t usec_t;
 #define USEC_PER_SEC ((usec_t) 1000000ULL)

@@ -25,15 +25,15 @@
 #include <systemd/sd-event.h>
 #include <systemd/sd-journal.h>
 
-#include "broker-buf.h"
+#include "buf.h"
 #include "broker-config.h"
-#include "broker-http.h"
+#include "http-parser.h"
 #include "broker-route.h"
 #include "log.h"
 #include "main-func.h"
 #include "string-util.h"
 
-/* Limits; the HTTP ones are in broker-http.h. */
+/* Limits; the HTTP ones are in http-parser.h. */
 #define CONNECTIONS_MAX_DEFAULT 4096U
 #define IN_BUFFER_MAX (64U * 1024U)
 #define OUT_BUFFER_MAX (8U * 1024U * 1024U)

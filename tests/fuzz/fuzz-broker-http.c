@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "broker-http.h"
+#include "http-parser.h"
 #include "broker-route.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

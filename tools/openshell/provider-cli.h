@@ -14,7 +14,7 @@ typedef enum OutputFormat {
 int parse_output_format(const char *s, OutputFormat *ret);
 /* openai|nvidia|anthropic, with "did you mean" and "not supported yet" for upstream's other types. */
 int parse_provider_type(const char *s, ProviderType *ret);
-/* Provider names follow sandbox names (services/shared/sandbox-name.h). */
+/* Provider names follow sandbox names (lib/basic/sandbox-name.h). */
 int check_provider_name(const char *name);
 
 typedef enum BrokerNotify {

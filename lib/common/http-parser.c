@@ -2,7 +2,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "broker-http.h"
+#include "http-parser.h"
 
 void http_parser_init(HttpParser *p) {
         *p = (HttpParser) {

@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#include "broker-buf.h"
+#include "buf.h"
 
 #define HTTP_HEAD_SIZE_MAX (16U * 1024U)
 #define HTTP_HEADERS_MAX 100U

@@ -2,7 +2,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "broker-buf.h"
+#include "buf.h"
 
 void buf_done(Buf *b) {
         free(b->data);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The files of `openshell provider` and `openshell inference` (tools/openshell/inference-files.c):
+/* The files of `openshell provider` and `openshell inference` (lib/common/inference-files.c):
  * quoting, KEY=VALUE parsing, URL checks, and round trips through a temporary OPENSHELL_ROOT_DIR,
  * read back with the broker's own parser. */
 

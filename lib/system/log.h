@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
-/* Logging for daemons and the CLI. Library code (policy/, services/shared/ except this file) does not
+/* Logging for daemons and the CLI. Library code (policy/, lib/basic, lib/common) does not
  * log: it returns negative errno values and fills error lists; callers log once.
  *
  * Output goes to stderr. When stderr is connected to the journal (JOURNAL_STREAM names it), each line

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <string.h>
 
-#include "broker-http.h"
+#include "http-parser.h"
 #include "check-util.h"
 #include "string-util.h"
 
