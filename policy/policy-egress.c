@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
+#include "in-addr-util.h"
 #include "policy-compile.h"
 #include "string-util.h"
 
@@ -44,27 +45,12 @@ int policy_egress_build(const Policy *p, PolicyEgress *ret) {
 }
 
 static bool ip_in_cidr(const char *ip, const char *cidr) {
-        unsigned char a[16], b[16];
-        char buf[64];
-        const char *slash = strchr(cidr, '/');
-        size_t len = slash ? (size_t) (slash - cidr) : strlen(cidr);
-        int family = strchr(ip, ':') ? AF_INET6 : AF_INET;
-        unsigned bits = family == AF_INET ? 32 : 128;
+        unsigned char a[16];
+        Cidr c;
 
-        if (len >= sizeof(buf))
+        if (cidr_parse(cidr, &c) < 0 || inet_pton(c.family, ip, a) != 1)
                 return false;
-        memcpy(buf, cidr, len);
-        buf[len] = 0;
-        if (inet_pton(family, ip, a) != 1 || inet_pton(family, buf, b) != 1)
-                return false;
-        if (slash)
-                bits = (unsigned) atoi(slash + 1);
-        for (unsigned i = 0; i < bits; i++) {
-                unsigned byte = i / 8, mask = 0x80U >> (i % 8);
-                if ((a[byte] & mask) != (b[byte] & mask))
-                        return false;
-        }
-        return true;
+        return cidr_contains(&c, c.family, a);
 }
 
 static bool endpoint_matches(const PolicyEndpoint *e, const char *host, bool host_is_ip, uint16_t port) {

@@ -8,6 +8,7 @@
 #include <seccomp.h>
 #include <string.h>
 
+#include "in-addr-util.h"
 #include "policy-internal.h"
 #include "sandbox-name.h"
 #include "string-util.h"
@@ -268,58 +269,6 @@ static void validate_host(PolicyReporter *rep, const PolicyRule *rule, PolicyEnd
 }
 
 /* ---- allowed_ips ------------------------------------------------------------------------------ */
-
-typedef struct Cidr {
-        int family;
-        unsigned char addr[16];
-        unsigned prefix;
-} Cidr;
-
-static int cidr_parse(const char *s, Cidr *ret) {
-        char buf[64];
-        const char *slash = strchr(s, '/');
-        size_t len = slash ? (size_t) (slash - s) : strlen(s);
-        Cidr c = {};
-
-        if (len >= sizeof(buf))
-                return -EINVAL;
-        memcpy(buf, s, len);
-        buf[len] = 0;
-        if (inet_pton(AF_INET, buf, c.addr) == 1)
-                c.family = AF_INET, c.prefix = 32;
-        else if (inet_pton(AF_INET6, buf, c.addr) == 1)
-                c.family = AF_INET6, c.prefix = 128;
-        else
-                return -EINVAL;
-        if (slash) {
-                unsigned v = 0, max = c.prefix;
-                if (!slash[1] || strlen(slash + 1) > 3)
-                        return -EINVAL;
-                for (const char *p = slash + 1; *p; p++) {
-                        if (*p < '0' || *p > '9')
-                                return -EINVAL;
-                        v = v * 10 + (unsigned) (*p - '0');
-                }
-                if (v > max)
-                        return -EINVAL;
-                c.prefix = v;
-        }
-        *ret = c;
-        return 0;
-}
-
-static bool cidr_overlaps(const Cidr *a, const Cidr *b) {
-        unsigned bits = MIN(a->prefix, b->prefix);
-
-        if (a->family != b->family)
-                return false;
-        for (unsigned i = 0; i < bits; i++) {
-                unsigned byte = i / 8, mask = 0x80U >> (i % 8);
-                if ((a->addr[byte] & mask) != (b->addr[byte] & mask))
-                        return false;
-        }
-        return true;
-}
 
 static void validate_allowed_ips(PolicyReporter *rep, const PolicyRule *rule, PolicyEndpoint *e, const char *path) {
         static const struct {

@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -52,6 +53,12 @@
                 if (*p)                                                                                 \
                         *p = func(*p);                                                                  \
         }
+
+/* free() in an expression: p = mfree(p). */
+static inline void *mfree(void *p) {
+        free(p);
+        return NULL;
+}
 
 static inline void freep(void *p) {
         free(*(void **) p);

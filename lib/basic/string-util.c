@@ -143,28 +143,3 @@ bool endswith(const char *s, const char *suffix) {
         size_t ls = strlen(s), lx = strlen(suffix);
         return ls >= lx && memcmp(s + ls - lx, suffix, lx) == 0;
 }
-
-int parse_keyed_u64(const char *text, const char *key, uint64_t *ret) {
-        size_t k = strlen(key);
-
-        for (const char *l = text; l && *l;) {
-                if (strneq(l, key, k) && l[k] == ' ') {
-                        const char *v = l + k + 1;
-                        unsigned long long n;
-                        char *end;
-
-                        if (*v < '0' || *v > '9')
-                                return -EINVAL;
-                        errno = 0;
-                        n = strtoull(v, &end, 10);
-                        if (errno != 0 || (*end != '\n' && *end != '\0'))
-                                return -EINVAL;
-                        *ret = n;
-                        return 0;
-                }
-                l = strchr(l, '\n');
-                if (l)
-                        l++;
-        }
-        return -ENODATA;
-}

@@ -15,9 +15,6 @@ size_t strv_length(char *const *l) _pure_;
 /* Appends s (taking ownership, also on failure). */
 int strv_consume(char ***l, char *s);
 int strv_extend(char ***l, const char *s);
-/* The number N of the line "KEY N" in TEXT (flat keyed files such as cgroup's *.events and
- * memory.oom_control): -ENODATA without such a line, -EINVAL if N is not a decimal uint64. */
-int parse_keyed_u64(const char *text, const char *key, uint64_t *ret);
 /* Appends a formatted string. */
 int strv_extendf(char ***l, const char *fmt, ...) _printf_(2, 3);
 bool strv_contains(char *const *l, const char *s) _pure_;

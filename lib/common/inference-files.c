@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fileio.h"
 #include "inference-files.h"
 #include "sandbox-name.h"
 #include "string-util.h"
@@ -20,109 +21,6 @@ int openshell_etc_path(const char *rel, char **ret) {
         if (rel)
                 return asprintf_safe(ret, "%s" ETC_OPENSHELL "/%s", root, rel);
         return asprintf_safe(ret, "%s" ETC_OPENSHELL, root);
-}
-
-static int mkdir_p(const char *path, mode_t mode) {
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p + 1; *s; s++)
-                if (*s == '/') {
-                        *s = 0;
-                        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                                return -errno;
-                        *s = '/';
-                }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
-
-int write_file_atomic(const char *path, const char *data, size_t size, mode_t mode) {
-        _cleanup_free_ char *dir = NULL, *tmp = NULL;
-        _cleanup_close_ int fd = -EBADF, dfd = -EBADF;
-        const char *slash = strrchr(path, '/');
-        int r;
-
-        if (!slash || slash == path)
-                return -EINVAL;
-        dir = strndup(path, (size_t) (slash - path));
-        if (!dir)
-                return -ENOMEM;
-        r = mkdir_p(dir, 0755);
-        if (r < 0)
-                return r;
-        if (asprintf_safe(&tmp, "%s/.%s.XXXXXX", dir, slash + 1) < 0)
-                return -ENOMEM;
-        fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        /* the mode is right before a single byte of a secret is written */
-        if (fchmod(fd, mode) < 0 || (geteuid() == 0 && fchown(fd, 0, 0) < 0)) {
-                r = -errno;
-                goto fail;
-        }
-        for (size_t done = 0; done < size;) {
-                ssize_t n = write(fd, data + done, size - done);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = -errno;
-                        goto fail;
-                }
-                done += (size_t) n;
-        }
-        if (fsync(fd) < 0 || rename(tmp, path) < 0) {
-                r = -errno;
-                goto fail;
-        }
-        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0)
-                (void) fsync(dfd);
-        return 0;
-fail:
-        (void) unlink(tmp);
-        return r;
-}
-
-static int read_file(const char *path, size_t max, char **ret, size_t *ret_size) {
-        _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *buf = NULL;
-        size_t size = 0, alloc = 0;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0)
-                return -errno;
-        for (;;) {
-                ssize_t n;
-                if (size + 4096 + 1 > alloc) {
-                        char *p;
-                        alloc = MAX(alloc * 2, (size_t) 8192);
-                        p = realloc(buf, alloc);
-                        if (!p)
-                                return -ENOMEM;
-                        buf = p;
-                }
-                n = read(fd, buf + size, alloc - size - 1);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        break;
-                size += (size_t) n;
-                if (size > max)
-                        return -EFBIG;
-        }
-        if (!buf && !(buf = malloc(1)))
-                return -ENOMEM;
-        buf[size] = 0;
-        *ret = TAKE_PTR(buf);
-        if (ret_size)
-                *ret_size = size;
-        return 0;
 }
 
 static bool utf8_is_valid(const char *s) {
@@ -348,7 +246,7 @@ int provider_file_load(const char *name, ProviderFile *ret, DiagList *diags) {
                 return -EINVAL;
         if (asprintf_safe(&rel, "providers/%s.yaml", name) < 0 || openshell_etc_path(rel, &path) < 0)
                 return -ENOMEM;
-        r = read_file(path, FILE_MAX, &text, &size);
+        r = read_full_file(path, FILE_MAX, &text, &size);
         if (r < 0)
                 return r;
         r = yaml_load_buffer(path, text, size, &root, diags);
@@ -428,7 +326,7 @@ int provider_file_save(const ProviderFile *p) {
                 return r;
         if (asprintf_safe(&rel, "providers/%s.yaml", p->name) < 0 || openshell_etc_path(rel, &path) < 0)
                 return -ENOMEM;
-        return write_file_atomic(path, text, strlen(text), 0644);
+        return write_file_atomic(path, text, strlen(text), 0644, WRITE_FILE_MKDIR);
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -477,7 +375,7 @@ int credentials_load(const char *name, char ***ret) {
                 return -EINVAL;
         if (asprintf_safe(&rel, "credentials/%s", name) < 0 || openshell_etc_path(rel, &path) < 0)
                 return -ENOMEM;
-        r = read_file(path, 1024 * 1024, &text, &size);
+        r = read_full_file(path, 1024 * 1024, &text, &size);
         if (r < 0)
                 return r;
         for (char *s = text, *end = text + size; s < end;) {
@@ -549,7 +447,7 @@ int credentials_save(const char *name, char *const *kv) {
         r = credentials_format(kv, &text);
         if (r < 0)
                 return r;
-        r = write_file_atomic(path, text, strlen(text), 0600);
+        r = write_file_atomic(path, text, strlen(text), 0600, WRITE_FILE_MKDIR);
         explicit_bzero(text, strlen(text));
         return r;
 }
@@ -758,7 +656,7 @@ int inference_file_load(InferenceFile *ret, DiagList *diags) {
 
         if (openshell_etc_path("inference.yaml", &path) < 0)
                 return -ENOMEM;
-        r = read_file(path, FILE_MAX, &text, &size);
+        r = read_full_file(path, FILE_MAX, &text, &size);
         if (r == -ENOENT) {
                 *ret = (InferenceFile) {};
                 return 0;
@@ -825,7 +723,7 @@ int inference_file_save(const InferenceFile *f) {
                 return r;
         if (openshell_etc_path("inference.yaml", &path) < 0)
                 return -ENOMEM;
-        return write_file_atomic(path, text, strlen(text), 0644);
+        return write_file_atomic(path, text, strlen(text), 0644, WRITE_FILE_MKDIR);
 }
 
 InferenceRoute *inference_file_find(const InferenceFile *f, const char *name) {

@@ -25,9 +25,6 @@
 /* "${OPENSHELL_ROOT_DIR}/etc/openshell" + "/" + rel (rel may be NULL for the directory itself). */
 int openshell_etc_path(const char *rel, char **ret);
 
-/* Writes data to path atomically with the given mode (and owner root when run as root). */
-int write_file_atomic(const char *path, const char *data, size_t size, mode_t mode);
-
 /* Appends s to f as a YAML scalar that reads back as exactly s: plain when that is unambiguous,
  * else double-quoted with escapes. */
 void yaml_print_string(FILE *f, const char *s);

@@ -5,6 +5,7 @@
 #include <sys/mount.h>
 
 #include "bus-util.h"
+#include "parse-util.h"
 #include "string-util.h"
 
 const char *bus_error_message(const sd_bus_error *e, int r) {
@@ -120,53 +121,13 @@ static int parse_boolean(const char *v) {
         return -EINVAL;
 }
 
-/* Decimal, or "infinity". */
-static int parse_u64(const char *v, uint64_t *ret) {
-        char *end;
-        unsigned long long x;
-
+/* Decimal, or "infinity" (UINT64_MAX), as systemd's integer settings take them. */
+static int parse_u64_or_infinity(const char *v, uint64_t *ret) {
         if (streq(v, "infinity")) {
                 *ret = UINT64_MAX;
                 return 0;
         }
-        if (*v < '0' || *v > '9')
-                return -EINVAL;
-        errno = 0;
-        x = strtoull(v, &end, 10);
-        if (errno != 0 || *end || x == ULLONG_MAX)
-                return -EINVAL;
-        *ret = (uint64_t) x;
-        return 0;
-}
-
-static int parse_size(const char *v, uint64_t *ret) {
-        static const char suffixes[] = "KMGT";
-        _cleanup_free_ char *num = NULL;
-        const char *s;
-        size_t len = strlen(v);
-        uint64_t x, mul = 1;
-        int r;
-
-        if (len > 0 && (s = strchr(suffixes, v[len - 1])) && *s) {
-                mul = UINT64_C(1) << (10 * (s - suffixes + 1));
-                len--;
-        }
-        num = strndup(v, len);
-        if (!num)
-                return -ENOMEM;
-        r = parse_u64(num, &x);
-        if (r < 0)
-                return r;
-        if (x == UINT64_MAX) {
-                if (mul != 1)
-                        return -EINVAL;
-                *ret = x;
-                return 0;
-        }
-        if (x > UINT64_MAX / mul)
-                return -ERANGE;
-        *ret = x * mul;
-        return 0;
+        return safe_atou64(v, ret);
 }
 
 /* Appends an array of the whitespace-separated words of v ("as" contents, container already open). */
@@ -224,7 +185,7 @@ static int parse_errno_name(const char *v) {
         for (size_t i = 0; i < ELEMENTSOF(table); i++)
                 if (streq(v, table[i].name))
                         return table[i].value;
-        if (parse_u64(v, &x) < 0 || x == 0 || x > 4095)
+        if (safe_atou64(v, &x) < 0 || x == 0 || x > 4095)
                 return -EINVAL;
         return (int) x;
 }
@@ -328,7 +289,7 @@ int bus_append_unit_assignment(sd_bus_message *m, const char *assignment) {
         case ASSIGN_UINT64:
         case ASSIGN_SIZE: {
                 uint64_t x;
-                r = t->kind == ASSIGN_SIZE ? parse_size(v, &x) : parse_u64(v, &x);
+                r = t->kind == ASSIGN_SIZE ? parse_size(v, &x) : parse_u64_or_infinity(v, &x);
                 if (r < 0)
                         return r;
                 r = sd_bus_message_append(m, "v", "t", x);
@@ -342,7 +303,7 @@ int bus_append_unit_assignment(sd_bus_message *m, const char *assignment) {
                 num = strndup(v, strlen(v) - 1);
                 if (!num)
                         return -ENOMEM;
-                r = parse_u64(num, &pc);
+                r = safe_atou64(num, &pc);
                 if (r < 0 || pc == 0 || pc > UINT64_MAX / 10000 / 2)
                         return -EINVAL;
                 r = sd_bus_message_append(m, "v", "t", pc * 10000);
@@ -351,7 +312,7 @@ int bus_append_unit_assignment(sd_bus_message *m, const char *assignment) {
         case ASSIGN_RLIMIT: {
                 _cleanup_free_ char *soft = NULL;
                 uint64_t x;
-                r = parse_u64(v, &x);
+                r = parse_u64_or_infinity(v, &x);
                 if (r < 0)
                         return r;
                 r = sd_bus_message_append(m, "v", "t", x);
@@ -412,11 +373,8 @@ int bus_append_unit_assignment(sd_bus_message *m, const char *assignment) {
                 break;
         }
         case ASSIGN_MODE: {
-                char *end;
-                unsigned long mode;
-                errno = 0;
-                mode = strtoul(v, &end, 8);
-                if (isempty(v) || *end || errno != 0 || mode > 07777)
+                uint64_t mode;
+                if (safe_atou64_full(v, 8, &mode) < 0 || mode > 07777)
                         return -EINVAL;
                 r = sd_bus_message_append(m, "v", "u", (uint32_t) mode);
                 break;

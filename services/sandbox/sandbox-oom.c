@@ -5,6 +5,7 @@
 #include <syslog.h>
 
 #include "sandbox-oom.h"
+#include "parse-util.h"
 #include "string-util.h"
 
 #define CGROUP_V1_MEMORY "/sys/fs/cgroup/memory"

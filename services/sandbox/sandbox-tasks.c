@@ -5,6 +5,7 @@
 
 #include "log.h"
 #include "sandbox-tasks.h"
+#include "parse-util.h"
 #include "string-util.h"
 
 #define PIDS_EVENTS_SIZE_MAX 64

@@ -9,6 +9,7 @@
 
 #include "broker-config.h"
 #include "check-util.h"
+#include "fileio.h"
 #include "inference-files.h"
 #include "string-util.h"
 #include "yaml-node.h"
@@ -264,7 +265,7 @@ START_TEST(test_provider_invalid_file) {
         _cleanup_(diag_list_done) DiagList d = {};
         _cleanup_free_ char *path = etc("providers/bad.yaml");
 
-        ck_assert_int_eq(write_file_atomic(path, "type: openai\ncofig: {}\n", 23, 0644), 0);
+        ck_assert_int_eq(write_file_atomic(path, "type: openai\ncofig: {}\n", 23, 0644, WRITE_FILE_MKDIR), 0);
         ck_assert_int_eq(provider_file_load("bad", &p, &d), -EBADMSG);
         ck_assert_int_ge(d.n_errors, 1);
         ck_assert_uint_eq(d.items[0].line, 2);
