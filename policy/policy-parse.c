@@ -9,38 +9,6 @@
 #include "policy-internal.h"
 #include "string-util.h"
 
-void policy_report(PolicyReporter *rep, DiagLevel level, unsigned line, unsigned column, const char *path,
-                   const char *fmt, ...) {
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        r = diag_addv(rep->diags, level, rep->file, line, column, path, fmt, ap);
-        va_end(ap);
-        if (r < 0 && rep->r >= 0)
-                rep->r = r;
-}
-
-char *policy_path_key(PolicyReporter *rep, const char *parent, const char *key) {
-        char *s;
-
-        if (asprintf_safe(&s, "%s%s%s", parent ?: "", parent ? "." : "", key) < 0) {
-                rep->r = -ENOMEM;
-                return NULL;
-        }
-        return s;
-}
-
-char *policy_path_index(PolicyReporter *rep, const char *parent, size_t i) {
-        char *s;
-
-        if (asprintf_safe(&s, "%s[%zu]", parent, i) < 0) {
-                rep->r = -ENOMEM;
-                return NULL;
-        }
-        return s;
-}
-
 #define ERR(rep, node, path, ...) policy_error_at(rep, place_of(node), path, __VA_ARGS__)
 #define WARN(rep, node, path, ...) policy_warning_at(rep, place_of(node), path, __VA_ARGS__)
 
@@ -57,7 +25,7 @@ typedef struct KeyDef {
 
 /* Checks every key of mapping m against defs: unknown keys are errors with a suggestion. Returns false
  * if m is not a mapping (after reporting it). */
-static bool check_mapping(PolicyReporter *rep, const YamlNode *m, const char *path, const KeyDef *defs,
+static bool check_mapping(DiagReporter *rep, const YamlNode *m, const char *path, const KeyDef *defs,
                           size_t n_defs, const char *what) {
         if (m->type != YAML_NODE_MAPPING) {
                 ERR(rep, m, path, "expected a mapping (%s), got %s", what, yaml_node_describe(m));
@@ -66,7 +34,7 @@ static bool check_mapping(PolicyReporter *rep, const YamlNode *m, const char *pa
 
         for (size_t i = 0; i + 1 < m->n_items && rep->r >= 0; i += 2) {
                 const YamlNode *k = m->items[i], *v = m->items[i + 1];
-                _cleanup_free_ char *kp = policy_path_key(rep, path, k->value);
+                _cleanup_free_ char *kp = diag_path_key(rep, path, k->value);
                 const KeyDef *d = NULL;
 
                 if (!kp)
@@ -118,7 +86,7 @@ static bool check_mapping(PolicyReporter *rep, const YamlNode *m, const char *pa
         return true;
 }
 
-static const char *get_string(PolicyReporter *rep, const YamlNode *n, const char *path, const char *what) {
+static const char *get_string(DiagReporter *rep, const YamlNode *n, const char *path, const char *what) {
         const char *s = yaml_node_get_string(n);
 
         if (n->type != YAML_NODE_SCALAR || !s) {
@@ -136,7 +104,7 @@ static const char *get_string(PolicyReporter *rep, const YamlNode *n, const char
         return s;
 }
 
-static int dup_string(PolicyReporter *rep, const YamlNode *n, const char *path, const char *what, char **ret) {
+static int dup_string(DiagReporter *rep, const YamlNode *n, const char *path, const char *what, char **ret) {
         const char *s = get_string(rep, n, path, what);
 
         if (!s)
@@ -149,7 +117,7 @@ static int dup_string(PolicyReporter *rep, const YamlNode *n, const char *path, 
         return 0;
 }
 
-static int get_bool(PolicyReporter *rep, const YamlNode *n, const char *path, bool *ret) {
+static int get_bool(DiagReporter *rep, const YamlNode *n, const char *path, bool *ret) {
         if (yaml_node_get_bool(n, ret) < 0) {
                 ERR(rep, n, path, "expected a boolean (true or false), got %s", yaml_node_describe(n));
                 return -EINVAL;
@@ -158,7 +126,7 @@ static int get_bool(PolicyReporter *rep, const YamlNode *n, const char *path, bo
 }
 
 /* A list; null counts as an empty list. Returns false (after reporting) if n is something else. */
-static bool is_list(PolicyReporter *rep, const YamlNode *n, const char *path, const char *what) {
+static bool is_list(DiagReporter *rep, const YamlNode *n, const char *path, const char *what) {
         if (yaml_node_is_null(n) || n->type == YAML_NODE_SEQUENCE)
                 return true;
         ERR(rep, n, path, "expected a list (%s), got %s", what, yaml_node_describe(n));
@@ -169,7 +137,7 @@ static size_t list_length(const YamlNode *n) {
         return n && n->type == YAML_NODE_SEQUENCE ? n->n_items : 0;
 }
 
-static void parse_paths(PolicyReporter *rep, const YamlNode *n, const char *path, PolicyPath **ret, size_t *ret_n) {
+static void parse_paths(DiagReporter *rep, const YamlNode *n, const char *path, PolicyPath **ret, size_t *ret_n) {
         size_t len = list_length(n);
 
         if (!is_list(rep, n, path, "of strings"))
@@ -180,7 +148,7 @@ static void parse_paths(PolicyReporter *rep, const YamlNode *n, const char *path
                 return;
         }
         for (size_t i = 0; i < list_length(n) && rep->r >= 0; i++) {
-                _cleanup_free_ char *ip = policy_path_index(rep, path, i);
+                _cleanup_free_ char *ip = diag_path_index(rep, path, i);
                 const char *s;
 
                 if (!ip)
@@ -199,11 +167,11 @@ static void parse_paths(PolicyReporter *rep, const YamlNode *n, const char *path
         }
 }
 
-static int parse_strv(PolicyReporter *rep, const YamlNode *n, const char *path, const char *what, char ***ret) {
+static int parse_strv(DiagReporter *rep, const YamlNode *n, const char *path, const char *what, char ***ret) {
         if (!is_list(rep, n, path, what))
                 return -EINVAL;
         for (size_t i = 0; i < list_length(n) && rep->r >= 0; i++) {
-                _cleanup_free_ char *ip = policy_path_index(rep, path, i);
+                _cleanup_free_ char *ip = diag_path_index(rep, path, i);
                 const char *s;
 
                 if (!ip)
@@ -217,7 +185,7 @@ static int parse_strv(PolicyReporter *rep, const YamlNode *n, const char *path, 
 
 /* -EINVAL (reported here) for a non-number, -ERANGE (reported by the caller, which knows the context
  * upstream's message names) for a number outside 1..65535. */
-static int parse_port_value(PolicyReporter *rep, const YamlNode *n, const char *path, uint16_t *ret) {
+static int parse_port_value(DiagReporter *rep, const YamlNode *n, const char *path, uint16_t *ret) {
         int64_t v;
         int r = yaml_node_get_integer(n, INT64_MIN, INT64_MAX, &v);
 
@@ -231,7 +199,7 @@ static int parse_port_value(PolicyReporter *rep, const YamlNode *n, const char *
         return 0;
 }
 
-static void endpoint_port_error(PolicyReporter *rep, const YamlNode *n, const char *path, const char *rule_key,
+static void endpoint_port_error(DiagReporter *rep, const YamlNode *n, const char *path, const char *rule_key,
                                 const PolicyEndpoint *e) {
         ERR(rep, n, path, "network policy '%s': endpoint '%s' has invalid port %s; expected 1..=65535", rule_key,
             e->host ?: "", n->value);
@@ -251,7 +219,7 @@ static const KeyDef l7_rule_keys[] = {
         { "params", "the MCP rule field 'params'" },
 };
 
-static void parse_l7_query(PolicyReporter *rep, const YamlNode *n, const char *path, PolicyL7Rule *rule) {
+static void parse_l7_query(DiagReporter *rep, const YamlNode *n, const char *path, PolicyL7Rule *rule) {
         if (yaml_node_is_null(n))
                 return;
         if (n->type != YAML_NODE_MAPPING) {
@@ -265,7 +233,7 @@ static void parse_l7_query(PolicyReporter *rep, const YamlNode *n, const char *p
         }
         for (size_t i = 0; i + 1 < n->n_items && rep->r >= 0; i += 2) {
                 const YamlNode *k = n->items[i], *v = n->items[i + 1];
-                _cleanup_free_ char *kp = policy_path_key(rep, path, k->value);
+                _cleanup_free_ char *kp = diag_path_key(rep, path, k->value);
                 PolicyL7Query *q = &rule->query[rule->n_query];
 
                 if (!kp)
@@ -273,7 +241,7 @@ static void parse_l7_query(PolicyReporter *rep, const YamlNode *n, const char *p
                 if (v->type == YAML_NODE_MAPPING) {
                         static const KeyDef any_keys[] = { { "any" } };
                         const YamlNode *any = yaml_mapping_get(v, "any");
-                        _cleanup_free_ char *ap = policy_path_key(rep, kp, "any");
+                        _cleanup_free_ char *ap = diag_path_key(rep, kp, "any");
 
                         if (!ap || !check_mapping(rep, v, kp, any_keys, ELEMENTSOF(any_keys), "{any: [globs]}"))
                                 continue;
@@ -304,30 +272,30 @@ static void parse_l7_query(PolicyReporter *rep, const YamlNode *n, const char *p
         }
 }
 
-static void parse_l7_fields(PolicyReporter *rep, const YamlNode *n, const char *path, PolicyL7Rule *rule) {
+static void parse_l7_fields(DiagReporter *rep, const YamlNode *n, const char *path, PolicyL7Rule *rule) {
         const YamlNode *v;
 
         rule->place = place_of(n);
         if (!check_mapping(rep, n, path, l7_rule_keys, ELEMENTSOF(l7_rule_keys), "an L7 rule such as {method: GET, path: \"/**\"}"))
                 return;
         if ((v = yaml_mapping_get(n, "method"))) {
-                _cleanup_free_ char *kp = policy_path_key(rep, path, "method");
+                _cleanup_free_ char *kp = diag_path_key(rep, path, "method");
                 if (kp)
                         (void) dup_string(rep, v, kp, "an HTTP method such as GET or \"*\"", &rule->method);
         }
         if ((v = yaml_mapping_get(n, "path"))) {
-                _cleanup_free_ char *kp = policy_path_key(rep, path, "path");
+                _cleanup_free_ char *kp = diag_path_key(rep, path, "path");
                 if (kp)
                         (void) dup_string(rep, v, kp, "a path glob such as \"/**\"", &rule->path);
         }
         if ((v = yaml_mapping_get(n, "query"))) {
-                _cleanup_free_ char *kp = policy_path_key(rep, path, "query");
+                _cleanup_free_ char *kp = diag_path_key(rep, path, "query");
                 if (kp)
                         parse_l7_query(rep, v, kp, rule);
         }
 }
 
-static void parse_l7_rules(PolicyReporter *rep, const YamlNode *n, const char *path, bool deny, PolicyL7Rule **ret,
+static void parse_l7_rules(DiagReporter *rep, const YamlNode *n, const char *path, bool deny, PolicyL7Rule **ret,
                            size_t *ret_n) {
         static const KeyDef allow_keys[] = { { "allow" } };
 
@@ -344,7 +312,7 @@ static void parse_l7_rules(PolicyReporter *rep, const YamlNode *n, const char *p
         }
         for (size_t i = 0; i < list_length(n) && rep->r >= 0; i++) {
                 const YamlNode *item = n->items[i], *allow;
-                _cleanup_free_ char *ip = policy_path_index(rep, path, i), *ap = NULL;
+                _cleanup_free_ char *ip = diag_path_index(rep, path, i), *ap = NULL;
 
                 if (!ip)
                         return;
@@ -360,7 +328,7 @@ static void parse_l7_rules(PolicyReporter *rep, const YamlNode *n, const char *p
                  * allows anything ("rules would deny all traffic"). */
                 if (!allow || yaml_node_is_null(allow))
                         continue;
-                ap = policy_path_key(rep, ip, "allow");
+                ap = diag_path_key(rep, ip, "allow");
                 if (!ap)
                         return;
                 (*ret)[*ret_n].index = i;
@@ -395,7 +363,7 @@ static const KeyDef endpoint_keys[] = {
         { "mcp", "MCP inspection" },
 };
 
-static void parse_endpoint(PolicyReporter *rep, const YamlNode *n, const char *path, const char *rule_key,
+static void parse_endpoint(DiagReporter *rep, const YamlNode *n, const char *path, const char *rule_key,
                            PolicyEndpoint *e) {
         const YamlNode *port = NULL, *ports = NULL;
 
@@ -409,7 +377,7 @@ static void parse_endpoint(PolicyReporter *rep, const YamlNode *n, const char *p
         for (size_t i = 0; i + 1 < n->n_items && rep->r >= 0; i += 2) {
                 const char *k = n->items[i]->value;
                 const YamlNode *v = n->items[i + 1];
-                _cleanup_free_ char *kp = policy_path_key(rep, path, k);
+                _cleanup_free_ char *kp = diag_path_key(rep, path, k);
                 const char *s;
 
                 if (!kp)
@@ -499,7 +467,7 @@ static void parse_endpoint(PolicyReporter *rep, const YamlNode *n, const char *p
 
         /* `ports` takes precedence over `port`, as upstream; `port: N` becomes `ports: [N]`. */
         if (ports) {
-                _cleanup_free_ char *pp = policy_path_key(rep, path, "ports");
+                _cleanup_free_ char *pp = diag_path_key(rep, path, "ports");
 
                 if (!pp)
                         return;
@@ -518,7 +486,7 @@ static void parse_endpoint(PolicyReporter *rep, const YamlNode *n, const char *p
                         return;
                 }
                 for (size_t i = 0; i < list_length(ports); i++) {
-                        _cleanup_free_ char *ip = policy_path_index(rep, pp, i);
+                        _cleanup_free_ char *ip = diag_path_index(rep, pp, i);
                         if (!ip)
                                 return;
                         int r = parse_port_value(rep, ports->items[i], ip, &e->ports[e->n_ports]);
@@ -532,7 +500,7 @@ static void parse_endpoint(PolicyReporter *rep, const YamlNode *n, const char *p
                 if (port)
                         WARN(rep, port, path, "both 'port' and 'ports' are given; 'port' is ignored (list every port in 'ports')");
         } else if (port) {
-                _cleanup_free_ char *pp = policy_path_key(rep, path, "port");
+                _cleanup_free_ char *pp = diag_path_key(rep, path, "port");
                 int r;
 
                 if (!pp)
@@ -553,7 +521,7 @@ static void parse_endpoint(PolicyReporter *rep, const YamlNode *n, const char *p
         }
 }
 
-static void parse_binaries(PolicyReporter *rep, const YamlNode *n, const char *path, PolicyRule *rule) {
+static void parse_binaries(DiagReporter *rep, const YamlNode *n, const char *path, PolicyRule *rule) {
         static const KeyDef binary_keys[] = { { "path" }, { "harness" } };
 
         if (!is_list(rep, n, path, "of binaries such as - { path: /usr/bin/curl }")) {
@@ -567,7 +535,7 @@ static void parse_binaries(PolicyReporter *rep, const YamlNode *n, const char *p
         }
         for (size_t i = 0; i < list_length(n) && rep->r >= 0; i++) {
                 const YamlNode *b = n->items[i], *p, *h;
-                _cleanup_free_ char *ip = policy_path_index(rep, path, i), *pp = NULL;
+                _cleanup_free_ char *ip = diag_path_index(rep, path, i), *pp = NULL;
                 PolicyBinary *out = &rule->binaries[rule->n_binaries];
 
                 if (!ip)
@@ -577,7 +545,7 @@ static void parse_binaries(PolicyReporter *rep, const YamlNode *n, const char *p
                         continue;
                 }
                 if ((h = yaml_mapping_get(b, "harness"))) {
-                        _cleanup_free_ char *hp = policy_path_key(rep, ip, "harness");
+                        _cleanup_free_ char *hp = diag_path_key(rep, ip, "harness");
                         bool dummy;
                         if (hp && get_bool(rep, h, hp, &dummy) >= 0)
                                 WARN(rep, h, hp, "'harness' is deprecated and ignored (remove it)");
@@ -587,7 +555,7 @@ static void parse_binaries(PolicyReporter *rep, const YamlNode *n, const char *p
                         ERR(rep, b, ip, "missing required key 'path' (the program, e.g. /usr/bin/curl, or a glob such as \"/usr/lib/node_modules/**\")");
                         continue;
                 }
-                pp = policy_path_key(rep, ip, "path");
+                pp = diag_path_key(rep, ip, "path");
                 if (!pp)
                         return;
                 out->place = place_of(p);
@@ -599,7 +567,7 @@ static void parse_binaries(PolicyReporter *rep, const YamlNode *n, const char *p
         }
 }
 
-static void parse_rule(PolicyReporter *rep, const YamlNode *k, const YamlNode *n, const char *path, PolicyRule *rule) {
+static void parse_rule(DiagReporter *rep, const YamlNode *k, const YamlNode *n, const char *path, PolicyRule *rule) {
         static const KeyDef rule_keys[] = { { "name" }, { "endpoints" }, { "binaries" } };
         const YamlNode *v;
 
@@ -615,13 +583,13 @@ static void parse_rule(PolicyReporter *rep, const YamlNode *k, const YamlNode *n
         }
 
         if ((v = yaml_mapping_get(n, "name"))) {
-                _cleanup_free_ char *kp = policy_path_key(rep, path, "name");
+                _cleanup_free_ char *kp = diag_path_key(rep, path, "name");
                 rule->name_place = place_of(v);
                 if (kp)
                         (void) dup_string(rep, v, kp, "a display name", &rule->name);
         }
         if ((v = yaml_mapping_get(n, "endpoints"))) {
-                _cleanup_free_ char *kp = policy_path_key(rep, path, "endpoints");
+                _cleanup_free_ char *kp = diag_path_key(rep, path, "endpoints");
 
                 if (!kp)
                         return;
@@ -637,7 +605,7 @@ static void parse_rule(PolicyReporter *rep, const YamlNode *k, const YamlNode *n
                                 return;
                         }
                         for (size_t i = 0; i < list_length(v) && rep->r >= 0; i++) {
-                                _cleanup_free_ char *ip = policy_path_index(rep, kp, i);
+                                _cleanup_free_ char *ip = diag_path_index(rep, kp, i);
                                 if (!ip)
                                         return;
                                 parse_endpoint(rep, v->items[i], ip, rule->key, &rule->endpoints[rule->n_endpoints++]);
@@ -645,13 +613,13 @@ static void parse_rule(PolicyReporter *rep, const YamlNode *k, const YamlNode *n
                 }
         }
         if ((v = yaml_mapping_get(n, "binaries"))) {
-                _cleanup_free_ char *kp = policy_path_key(rep, path, "binaries");
+                _cleanup_free_ char *kp = diag_path_key(rep, path, "binaries");
                 if (kp)
                         parse_binaries(rep, v, kp, rule);
         }
 }
 
-static void parse_network_policies(PolicyReporter *rep, const YamlNode *n, Policy *p) {
+static void parse_network_policies(DiagReporter *rep, const YamlNode *n, Policy *p) {
         if (yaml_node_is_null(n))
                 return;
         if (n->type != YAML_NODE_MAPPING) {
@@ -668,7 +636,7 @@ static void parse_network_policies(PolicyReporter *rep, const YamlNode *n, Polic
                 return;
         }
         for (size_t i = 0; i + 1 < n->n_items && rep->r >= 0; i += 2) {
-                _cleanup_free_ char *kp = policy_path_key(rep, "network_policies", n->items[i]->value);
+                _cleanup_free_ char *kp = diag_path_key(rep, "network_policies", n->items[i]->value);
                 if (!kp)
                         return;
                 parse_rule(rep, n->items[i], n->items[i + 1], kp, &p->rules[p->n_rules++]);
@@ -677,7 +645,7 @@ static void parse_network_policies(PolicyReporter *rep, const YamlNode *n, Polic
 
 /* ---- static sections -------------------------------------------------------------------------- */
 
-static void parse_filesystem(PolicyReporter *rep, const YamlNode *n, Policy *p) {
+static void parse_filesystem(DiagReporter *rep, const YamlNode *n, Policy *p) {
         static const KeyDef keys[] = { { "include_workdir" }, { "read_only" }, { "read_write" } };
         const YamlNode *v;
 
@@ -694,7 +662,7 @@ static void parse_filesystem(PolicyReporter *rep, const YamlNode *n, Policy *p) 
                 parse_paths(rep, v, "filesystem_policy.read_write", &p->read_write, &p->n_read_write);
 }
 
-static void parse_landlock(PolicyReporter *rep, const YamlNode *n, Policy *p) {
+static void parse_landlock(DiagReporter *rep, const YamlNode *n, Policy *p) {
         static const KeyDef keys[] = { { "compatibility" } };
         const YamlNode *v;
         const char *s;
@@ -725,7 +693,7 @@ static void parse_landlock(PolicyReporter *rep, const YamlNode *n, Policy *p) {
         }
 }
 
-static void parse_process(PolicyReporter *rep, const YamlNode *n, Policy *p) {
+static void parse_process(DiagReporter *rep, const YamlNode *n, Policy *p) {
         static const KeyDef keys[] = { { "run_as_user" }, { "run_as_group" } };
         const YamlNode *v;
 
@@ -783,7 +751,7 @@ static int parse_size(const char *s, uint64_t *ret) {
         return 0;
 }
 
-static void parse_uint_key(PolicyReporter *rep, const YamlNode *v, const char *path, uint64_t min, uint64_t max,
+static void parse_uint_key(DiagReporter *rep, const YamlNode *v, const char *path, uint64_t min, uint64_t max,
                            bool infinity, uint64_t *ret) {
         int64_t i;
         int r;
@@ -802,7 +770,7 @@ static void parse_uint_key(PolicyReporter *rep, const YamlNode *v, const char *p
                 *ret = (uint64_t) i;
 }
 
-static void parse_resources(PolicyReporter *rep, const YamlNode *n, const char *path, Policy *p) {
+static void parse_resources(DiagReporter *rep, const YamlNode *n, const char *path, Policy *p) {
         static const KeyDef keys[] = { { "memory_max" }, { "memory_high" }, { "cpu_quota" }, { "cpu_weight" },
                                        { "tasks_max" }, { "open_files" } };
 
@@ -813,7 +781,7 @@ static void parse_resources(PolicyReporter *rep, const YamlNode *n, const char *
         for (size_t i = 0; i + 1 < n->n_items && rep->r >= 0; i += 2) {
                 const char *k = n->items[i]->value;
                 const YamlNode *v = n->items[i + 1];
-                _cleanup_free_ char *kp = policy_path_key(rep, path, k);
+                _cleanup_free_ char *kp = diag_path_key(rep, path, k);
                 const char *s = yaml_node_get_string(v);
 
                 if (!kp)
@@ -857,7 +825,7 @@ static void parse_resources(PolicyReporter *rep, const YamlNode *n, const char *
         }
 }
 
-static void parse_gpu(PolicyReporter *rep, const YamlNode *n, const char *path, Policy *p) {
+static void parse_gpu(DiagReporter *rep, const YamlNode *n, const char *path, Policy *p) {
         static const KeyDef keys[] = { { "devices" } };
         _cleanup_free_ char *dp = NULL;
         const YamlNode *d;
@@ -867,7 +835,7 @@ static void parse_gpu(PolicyReporter *rep, const YamlNode *n, const char *path, 
         d = yaml_mapping_get(n, "devices");
         if (!d)
                 return;
-        dp = policy_path_key(rep, path, "devices");
+        dp = diag_path_key(rep, path, "devices");
         if (!dp)
                 return;
         if (d->type == YAML_NODE_SCALAR && yaml_node_get_string(d)) {
@@ -889,7 +857,7 @@ static void parse_gpu(PolicyReporter *rep, const YamlNode *n, const char *path, 
                 return;
         }
         for (size_t i = 0; i < list_length(d); i++) {
-                _cleanup_free_ char *ip = policy_path_index(rep, dp, i);
+                _cleanup_free_ char *ip = diag_path_index(rep, dp, i);
                 uint64_t idx = UINT64_MAX;
 
                 if (!ip)
@@ -907,7 +875,7 @@ static void parse_gpu(PolicyReporter *rep, const YamlNode *n, const char *path, 
         }
 }
 
-static void parse_port_list(PolicyReporter *rep, const YamlNode *n, const char *path, uint16_t **ret, size_t *ret_n) {
+static void parse_port_list(DiagReporter *rep, const YamlNode *n, const char *path, uint16_t **ret, size_t *ret_n) {
         if (!is_list(rep, n, path, "of port numbers"))
                 return;
         if (list_length(n) > POLICY_PORTS_MAX) {
@@ -920,7 +888,7 @@ static void parse_port_list(PolicyReporter *rep, const YamlNode *n, const char *
                 return;
         }
         for (size_t i = 0; i < list_length(n); i++) {
-                _cleanup_free_ char *ip = policy_path_index(rep, path, i);
+                _cleanup_free_ char *ip = diag_path_index(rep, path, i);
                 int r;
 
                 if (!ip)
@@ -933,7 +901,7 @@ static void parse_port_list(PolicyReporter *rep, const YamlNode *n, const char *
         }
 }
 
-static void parse_extensions(PolicyReporter *rep, const YamlNode *n, Policy *p) {
+static void parse_extensions(DiagReporter *rep, const YamlNode *n, Policy *p) {
         static const KeyDef keys[] = { { "resources" }, { "gpu" }, { "syscalls" }, { "filesystem" }, { "process" },
                                        { "network" } };
         static const char *const X = "x-openshell";
@@ -946,7 +914,7 @@ static void parse_extensions(PolicyReporter *rep, const YamlNode *n, Policy *p) 
         for (size_t i = 0; i + 1 < n->n_items && rep->r >= 0; i += 2) {
                 const char *k = n->items[i]->value;
                 const YamlNode *v = n->items[i + 1], *w;
-                _cleanup_free_ char *kp = policy_path_key(rep, X, k);
+                _cleanup_free_ char *kp = diag_path_key(rep, X, k);
 
                 if (!kp)
                         return;
@@ -958,7 +926,7 @@ static void parse_extensions(PolicyReporter *rep, const YamlNode *n, Policy *p) 
                         parse_gpu(rep, v, kp, p);
                 else if (streq(k, "syscalls")) {
                         static const KeyDef sk[] = { { "allow" }, { "deny" } };
-                        _cleanup_free_ char *ap = policy_path_key(rep, kp, "allow"), *dp = policy_path_key(rep, kp, "deny");
+                        _cleanup_free_ char *ap = diag_path_key(rep, kp, "allow"), *dp = diag_path_key(rep, kp, "deny");
                         if (!ap || !dp || !check_mapping(rep, v, kp, sk, ELEMENTSOF(sk), "allow, deny"))
                                 continue;
                         if ((w = yaml_mapping_get(v, "allow")))
@@ -967,22 +935,22 @@ static void parse_extensions(PolicyReporter *rep, const YamlNode *n, Policy *p) 
                                 parse_paths(rep, w, dp, &p->syscalls_deny, &p->n_syscalls_deny);
                 } else if (streq(k, "filesystem")) {
                         static const KeyDef fk[] = { { "inaccessible" } };
-                        _cleanup_free_ char *ip = policy_path_key(rep, kp, "inaccessible");
+                        _cleanup_free_ char *ip = diag_path_key(rep, kp, "inaccessible");
                         if (!ip || !check_mapping(rep, v, kp, fk, ELEMENTSOF(fk), "inaccessible"))
                                 continue;
                         if ((w = yaml_mapping_get(v, "inaccessible")))
                                 parse_paths(rep, w, ip, &p->inaccessible, &p->n_inaccessible);
                 } else if (streq(k, "process")) {
                         static const KeyDef pk[] = { { "memory_deny_write_execute" } };
-                        _cleanup_free_ char *mp = policy_path_key(rep, kp, "memory_deny_write_execute");
+                        _cleanup_free_ char *mp = diag_path_key(rep, kp, "memory_deny_write_execute");
                         if (!mp || !check_mapping(rep, v, kp, pk, ELEMENTSOF(pk), "memory_deny_write_execute"))
                                 continue;
                         if ((w = yaml_mapping_get(v, "memory_deny_write_execute")))
                                 (void) get_bool(rep, w, mp, &p->memory_deny_write_execute);
                 } else if (streq(k, "network")) {
                         static const KeyDef nk[] = { { "tcp_connect_ports" }, { "tcp_bind_ports" } };
-                        _cleanup_free_ char *cp = policy_path_key(rep, kp, "tcp_connect_ports"),
-                                            *bp = policy_path_key(rep, kp, "tcp_bind_ports");
+                        _cleanup_free_ char *cp = diag_path_key(rep, kp, "tcp_connect_ports"),
+                                            *bp = diag_path_key(rep, kp, "tcp_bind_ports");
                         if (!cp || !bp || !check_mapping(rep, v, kp, nk, ELEMENTSOF(nk), "tcp_connect_ports, tcp_bind_ports"))
                                 continue;
                         if ((w = yaml_mapping_get(v, "tcp_connect_ports")))
@@ -1011,14 +979,14 @@ static const KeyDef top_keys[] = {
  * validator can report the problems of the rest of the file too. NULL if the root is unusable. */
 static int parse_partial(const char *file, const YamlNode *root, Policy **ret, DiagList *diags) {
         _cleanup_(policy_freep) Policy *p = NULL;
-        PolicyReporter rep = { .file = file, .diags = diags };
+        DiagReporter rep = { .file = file, .diags = diags };
         size_t errors_before = diags->n_errors;
         const YamlNode *v;
 
         *ret = NULL;
 
         if (!root || yaml_node_is_null(root)) {
-                policy_report(&rep, DIAG_ERROR, 0, 0, NULL, "file is empty (a policy needs at least 'version: 1')");
+                diag_report(&rep, DIAG_ERROR, 0, 0, NULL, "file is empty (a policy needs at least 'version: 1')");
                 return rep.r < 0 ? rep.r : -EBADMSG;
         }
         if (!check_mapping(&rep, root, NULL, top_keys, ELEMENTSOF(top_keys),

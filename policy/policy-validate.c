@@ -26,7 +26,7 @@ static bool path_has_dotdot(const char *p) {
 }
 
 /* Checks one path with upstream's messages and normalises it in place. */
-static bool validate_path(PolicyReporter *rep, PolicyPath *pp, const char *path, bool rw) {
+static bool validate_path(DiagReporter *rep, PolicyPath *pp, const char *path, bool rw) {
         size_t len = strlen(pp->path);
         char *n;
 
@@ -64,9 +64,9 @@ static bool validate_path(PolicyReporter *rep, PolicyPath *pp, const char *path,
         return true;
 }
 
-static void validate_path_list(PolicyReporter *rep, PolicyPath *l, size_t n, const char *list_path, bool rw) {
+static void validate_path_list(DiagReporter *rep, PolicyPath *l, size_t n, const char *list_path, bool rw) {
         for (size_t i = 0; i < n && rep->r >= 0; i++) {
-                _cleanup_free_ char *ip = policy_path_index(rep, list_path, l[i].index);
+                _cleanup_free_ char *ip = diag_path_index(rep, list_path, l[i].index);
                 if (!ip)
                         return;
                 if (!validate_path(rep, &l[i], ip, rw))
@@ -89,7 +89,7 @@ static bool path_is_below(const char *path, const char *dir) {
         return strneq(path, dir, n) && path[n] == '/';
 }
 
-static void validate_filesystem(PolicyReporter *rep, Policy *p) {
+static void validate_filesystem(DiagReporter *rep, Policy *p) {
         size_t total = p->n_read_only + p->n_read_write;
 
         /* First, so that it is reported even when the per-path problems fill the diagnostics list. */
@@ -110,7 +110,7 @@ static void validate_filesystem(PolicyReporter *rep, Policy *p) {
                         if (path_is_below(ro, p->read_write[j].path))
                                 parent = p->read_write[j].path;
                 if (parent) {
-                        _cleanup_free_ char *ip = policy_path_index(rep, "filesystem_policy.read_only", p->read_only[i].index);
+                        _cleanup_free_ char *ip = diag_path_index(rep, "filesystem_policy.read_only", p->read_only[i].index);
                         if (ip)
                                 WARNP(rep, p->read_only[i].place, ip,
                                       "'%s' is inside the read-write '%s', so it stays writable (Landlock rights add up; hide or move it instead)",
@@ -120,7 +120,7 @@ static void validate_filesystem(PolicyReporter *rep, Policy *p) {
         for (size_t i = 0; i < p->n_read_only; i++)
                 for (size_t j = 0; j < p->n_read_write; j++)
                         if (streq(p->read_only[i].path, p->read_write[j].path)) {
-                                _cleanup_free_ char *ip = policy_path_index(rep, "filesystem_policy.read_only", p->read_only[i].index);
+                                _cleanup_free_ char *ip = diag_path_index(rep, "filesystem_policy.read_only", p->read_only[i].index);
                                 if (ip)
                                         WARNP(rep, p->read_only[i].place, ip,
                                               "'%s' is also listed in read_write (line %u); read-write wins",
@@ -145,7 +145,7 @@ static bool identity_is_valid(const char *s) {
         return v >= 1 && v <= 4294967294ULL;
 }
 
-static void validate_process(PolicyReporter *rep, Policy *p) {
+static void validate_process(DiagReporter *rep, Policy *p) {
         if (p->run_as_user && !identity_is_valid(p->run_as_user))
                 ERRP(rep, p->run_as_user_place, "process.run_as_user",
                      "run_as_user must be 'sandbox' or a numeric UID/GID in range [1, 4294967294], got '%s'",
@@ -164,7 +164,7 @@ static bool host_is_ip_literal(const char *h) {
 }
 
 /* Checks the written host and replaces it with its normalised form. */
-static void validate_host(PolicyReporter *rep, const PolicyRule *rule, PolicyEndpoint *e, const char *path) {
+static void validate_host(DiagReporter *rep, const PolicyRule *rule, PolicyEndpoint *e, const char *path) {
         const char *h = e->host, *scheme;
         _cleanup_free_ char *n = NULL;
         size_t n_labels = 1;
@@ -270,7 +270,7 @@ static void validate_host(PolicyReporter *rep, const PolicyRule *rule, PolicyEnd
 
 /* ---- allowed_ips ------------------------------------------------------------------------------ */
 
-static void validate_allowed_ips(PolicyReporter *rep, const PolicyRule *rule, PolicyEndpoint *e, const char *path) {
+static void validate_allowed_ips(DiagReporter *rep, const PolicyRule *rule, PolicyEndpoint *e, const char *path) {
         static const struct {
                 const char *cidr, *what;
         } blocked[] = {
@@ -278,12 +278,12 @@ static void validate_allowed_ips(PolicyReporter *rep, const PolicyRule *rule, Po
                 { "::1/128", "loopback" },      { "fe80::/10", "link-local" },     { "::/128", "unspecified" },
         };
 
-        _cleanup_free_ char *ap = policy_path_key(rep, path, "allowed_ips");
+        _cleanup_free_ char *ap = diag_path_key(rep, path, "allowed_ips");
 
         if (!ap)
                 return;
         for (size_t k = 0; k < e->n_allowed_ips; k++) {
-                _cleanup_free_ char *ip = policy_path_index(rep, ap, e->allowed_ips[k].index);
+                _cleanup_free_ char *ip = diag_path_index(rep, ap, e->allowed_ips[k].index);
                 const char *const *s = (const char *const *) &e->allowed_ips[k].path;
                 PolicyPlace at = e->allowed_ips[k].place;
                 Cidr c;
@@ -314,7 +314,7 @@ static void validate_allowed_ips(PolicyReporter *rep, const PolicyRule *rule, Po
 
 /* ---- L7 --------------------------------------------------------------------------------------- */
 
-static void l7_error(PolicyReporter *rep, const PolicyRule *rule, PolicyPlace at, size_t idx, const char *path,
+static void l7_error(DiagReporter *rep, const PolicyRule *rule, PolicyPlace at, size_t idx, const char *path,
                      const char *reason) {
         ERRP(rep, at, path, "network policy '%s': endpoint %zu has invalid L7 configuration: %s", rule->key, idx,
              reason);
@@ -335,11 +335,11 @@ static bool method_is_valid(const char *m) {
         return true;
 }
 
-static void validate_l7_rules(PolicyReporter *rep, const PolicyRule *rule, PolicyEndpoint *e, size_t idx,
+static void validate_l7_rules(DiagReporter *rep, const PolicyRule *rule, PolicyEndpoint *e, size_t idx,
                               PolicyL7Rule *rules, size_t n, const char *path, bool deny) {
         for (size_t i = 0; i < n && rep->r >= 0; i++) {
                 PolicyL7Rule *x = &rules[i];
-                _cleanup_free_ char *ip = policy_path_index(rep, path, x->index);
+                _cleanup_free_ char *ip = diag_path_index(rep, path, x->index);
 
                 if (!ip)
                         return;
@@ -415,10 +415,10 @@ static int expand_access(PolicyEndpoint *e) {
         return 0;
 }
 
-static void validate_l7(PolicyReporter *rep, const PolicyRule *rule, PolicyEndpoint *e, size_t idx, const char *path) {
+static void validate_l7(DiagReporter *rep, const PolicyRule *rule, PolicyEndpoint *e, size_t idx, const char *path) {
         bool l7 = e->protocol == POLICY_PROTOCOL_REST || e->protocol == POLICY_PROTOCOL_WEBSOCKET;
         bool has_access = e->access > POLICY_ACCESS_NONE;
-        _cleanup_free_ char *rp = policy_path_key(rep, path, "rules"), *dp = policy_path_key(rep, path, "deny_rules");
+        _cleanup_free_ char *rp = diag_path_key(rep, path, "rules"), *dp = diag_path_key(rep, path, "deny_rules");
 
         if (!rp || !dp || e->l7_invalid)
                 return;
@@ -493,9 +493,9 @@ static size_t sort_unique_ports(uint16_t *p, size_t n) {
         return k + 1;
 }
 
-static void validate_endpoint(PolicyReporter *rep, const PolicyRule *rule, PolicyEndpoint *e, size_t idx,
+static void validate_endpoint(DiagReporter *rep, const PolicyRule *rule, PolicyEndpoint *e, size_t idx,
                               const char *path) {
-        _cleanup_free_ char *hp = policy_path_key(rep, path, "host");
+        _cleanup_free_ char *hp = diag_path_key(rep, path, "host");
 
         if (!hp || e->unusable)
                 return;
@@ -524,10 +524,10 @@ static void validate_endpoint(PolicyReporter *rep, const PolicyRule *rule, Polic
         validate_l7(rep, rule, e, idx, path);
 }
 
-static void validate_rules(PolicyReporter *rep, Policy *p) {
+static void validate_rules(DiagReporter *rep, Policy *p) {
         for (size_t i = 0; i < p->n_rules && rep->r >= 0; i++) {
                 PolicyRule *rule = &p->rules[i];
-                _cleanup_free_ char *rp = policy_path_key(rep, "network_policies", rule->key), *ep = NULL;
+                _cleanup_free_ char *rp = diag_path_key(rep, "network_policies", rule->key), *ep = NULL;
 
                 if (!rp)
                         return;
@@ -551,13 +551,13 @@ static void validate_rules(PolicyReporter *rep, Policy *p) {
                                 break;
                         }
 
-                ep = policy_path_key(rep, rp, "endpoints");
+                ep = diag_path_key(rep, rp, "endpoints");
                 if (!ep)
                         return;
                 if (rule->n_endpoints == 0 && !rule->endpoints_invalid)
                         WARNP(rep, rule->place, rp, "network policy '%s' has no endpoints, so it allows nothing", rule->key);
                 for (size_t k = 0; k < rule->n_endpoints && rep->r >= 0; k++) {
-                        _cleanup_free_ char *ip = policy_path_index(rep, ep, k);
+                        _cleanup_free_ char *ip = diag_path_index(rep, ep, k);
                         if (!ip)
                                 return;
                         validate_endpoint(rep, rule, &rule->endpoints[k], k, ip);
@@ -590,31 +590,6 @@ static void validate_rules(PolicyReporter *rep, Policy *p) {
 
 /* ---- extensions ------------------------------------------------------------------------------- */
 
-/* Denied by the extra filter (SPEC.md §2.3's unconditional list, and more). The mandatory ones no
- * policy can allow: tracing and reading other processes, kernel programs, mounts, namespaces,
- * keyrings, page-fault handlers, perf, kexec, modules. The allowable ones are denied by default and
- * x-openshell.syscalls.allow may take them out: runtimes use them for ordinary work (JITs, event
- * loops, Chromium's own sandbox). */
-const char *const policy_mandatory_denied_syscalls[] = {
-        "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "bpf", "mount", "fsopen", "fsconfig",
-        "fsmount", "fspick", "move_mount", "open_tree", "setns", "umount2", "pivot_root", "userfaultfd",
-        "perf_event_open", "keyctl", "add_key", "request_key", "kexec_load", "kexec_file_load", "init_module",
-        "finit_module", "delete_module", NULL,
-};
-const char *const policy_allowable_denied_syscalls[] = {
-        "memfd_create", "pidfd_open", "pidfd_send_signal", "io_uring_setup", "io_uring_enter", "io_uring_register",
-        "seccomp", /* only SECCOMP_SET_MODE_FILTER, by the extra filter */
-        NULL,
-};
-
-static bool syscall_is_allowable(const char *name) {
-        return strv_contains((char **) policy_allowable_denied_syscalls, name);
-}
-
-static bool syscall_is_mandatory(const char *name) {
-        return strv_contains((char **) policy_mandatory_denied_syscalls, name);
-}
-
 static bool placed_contains(const PolicyPath *l, size_t n, const char *s) {
         for (size_t i = 0; i < n; i++)
                 if (streq(l[i].path, s))
@@ -622,29 +597,29 @@ static bool placed_contains(const PolicyPath *l, size_t n, const char *s) {
         return false;
 }
 
-static void validate_syscall_list(PolicyReporter *rep, const PolicyPath *l, size_t n, const char *path, bool allow) {
+static void validate_syscall_list(DiagReporter *rep, const PolicyPath *l, size_t n, const char *path, bool allow) {
         for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *ip = policy_path_index(rep, path, l[i].index);
+                _cleanup_free_ char *ip = diag_path_index(rep, path, l[i].index);
                 const char *const *s = (const char *const *) &l[i].path;
 
                 if (!ip)
                         return;
                 if (seccomp_syscall_resolve_name(*s) == __NR_SCMP_ERROR)
                         ERRP(rep, l[i].place, ip, "unknown system call '%s'", *s);
-                else if (allow && syscall_is_mandatory(*s))
+                else if (allow && policy_syscall_is_mandatory(*s))
                         ERRP(rep, l[i].place, ip,
                              "system call '%s' is always denied in a sandbox; a policy can only allow: memfd_create, pidfd_open, pidfd_send_signal, io_uring_setup, io_uring_enter, io_uring_register, seccomp",
                              *s);
-                else if (allow && !syscall_is_allowable(*s))
+                else if (allow && !policy_syscall_is_allowable(*s))
                         ERRP(rep, l[i].place, ip,
                              "system call '%s' is not in the default deny list, so it cannot be allowed here (only these can: memfd_create, pidfd_open, pidfd_send_signal, io_uring_setup, io_uring_enter, io_uring_register, seccomp)",
                              *s);
-                else if (!allow && (syscall_is_mandatory(*s) || syscall_is_allowable(*s)))
+                else if (!allow && (policy_syscall_is_mandatory(*s) || policy_syscall_is_allowable(*s)))
                         WARNP(rep, l[i].place, ip, "system call '%s' is already denied by default", *s);
         }
 }
 
-static void validate_extensions(PolicyReporter *rep, Policy *p) {
+static void validate_extensions(DiagReporter *rep, Policy *p) {
         validate_syscall_list(rep, p->syscalls_allow, p->n_syscalls_allow, "x-openshell.syscalls.allow", true);
         validate_syscall_list(rep, p->syscalls_deny, p->n_syscalls_deny, "x-openshell.syscalls.deny", false);
         for (size_t i = 0; i < p->n_syscalls_allow; i++)
@@ -655,7 +630,7 @@ static void validate_extensions(PolicyReporter *rep, Policy *p) {
         validate_path_list(rep, p->inaccessible, p->n_inaccessible, "x-openshell.filesystem.inaccessible", false);
         for (size_t i = 0; i < p->n_inaccessible; i++)
                 if (streq(p->inaccessible[i].path, "/")) {
-                        _cleanup_free_ char *ip = policy_path_index(rep, "x-openshell.filesystem.inaccessible", p->inaccessible[i].index);
+                        _cleanup_free_ char *ip = diag_path_index(rep, "x-openshell.filesystem.inaccessible", p->inaccessible[i].index);
                         if (ip)
                                 ERRP(rep, p->inaccessible[i].place, ip, "'/' cannot be made inaccessible (nothing would run)");
                 }
@@ -671,7 +646,7 @@ static void validate_extensions(PolicyReporter *rep, Policy *p) {
 }
 
 int policy_validate(Policy *p, DiagList *diags) {
-        PolicyReporter rep = { .file = p->file, .diags = diags };
+        DiagReporter rep = { .file = p->file, .diags = diags };
         size_t errors_before = diags->n_errors;
 
         validate_filesystem(&rep, p);
@@ -679,7 +654,7 @@ int policy_validate(Policy *p, DiagList *diags) {
         validate_rules(&rep, p);
         validate_extensions(&rep, p);
         if (rep.r >= 0 && p->landlock_compatibility == POLICY_LANDLOCK_BEST_EFFORT)
-                policy_report(&rep, DIAG_WARNING, p->landlock_place.line, p->landlock_place.column, "landlock.compatibility",
+                diag_report(&rep, DIAG_WARNING, p->landlock_place.line, p->landlock_place.column, "landlock.compatibility",
                               "Landlock is best_effort%s: on a kernel without Landlock the agent runs without this filesystem layer (systemd's ProtectSystem= and friends still apply); set 'compatibility: hard_requirement' to refuse to start instead",
                               p->landlock_set ? "" : " (the default)");
 

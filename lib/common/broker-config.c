@@ -95,42 +95,12 @@ bool provider_name_is_valid(const char *name) {
         return true;
 }
 
-typedef struct Parser {
-        const char *file;
-        DiagList *diags;
-        int r;
-} Parser;
-
-static void perr(Parser *p, const YamlNode *at, const char *path, const char *fmt, ...) _printf_(4, 5);
-static void perr(Parser *p, const YamlNode *at, const char *path, const char *fmt, ...) {
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        r = diag_addv(p->diags, DIAG_ERROR, p->file, at ? at->line : 0, at ? at->column : 0, path, fmt, ap);
-        va_end(ap);
-        if (r < 0 && p->r >= 0)
-                p->r = r;
-}
-
-static void pwarn(Parser *p, const YamlNode *at, const char *path, const char *fmt, ...) _printf_(4, 5);
-static void pwarn(Parser *p, const YamlNode *at, const char *path, const char *fmt, ...) {
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        r = diag_addv(p->diags, DIAG_WARNING, p->file, at ? at->line : 0, at ? at->column : 0, path, fmt, ap);
-        va_end(ap);
-        if (r < 0 && p->r >= 0)
-                p->r = r;
-}
-
-static void unknown_key(Parser *p, const YamlNode *k, const char *path, const char *const *keys) {
+static void unknown_key(DiagReporter *p, const YamlNode *k, const char *path, const char *const *keys) {
         const char *hint = string_suggest(k->value, keys);
         _cleanup_free_ char *list = NULL;
 
         if (hint) {
-                perr(p, k, path, "unknown key (did you mean '%s'?)", hint);
+                yaml_error(p, k, path, "unknown key (did you mean '%s'?)", hint);
                 return;
         }
         for (size_t i = 0; keys[i]; i++) {
@@ -142,18 +112,18 @@ static void unknown_key(Parser *p, const YamlNode *k, const char *path, const ch
                 free(list);
                 list = n;
         }
-        perr(p, k, path, "unknown key (expected one of: %s)", list);
+        yaml_error(p, k, path, "unknown key (expected one of: %s)", list);
 }
 
-static const char *scalar(Parser *p, const YamlNode *n, const char *path) {
+static const char *scalar(DiagReporter *p, const YamlNode *n, const char *path) {
         const char *s = n && n->type == YAML_NODE_SCALAR ? yaml_node_get_string(n) : NULL;
 
         if (!s || isempty(s)) {
-                perr(p, n, path, "expected a non-empty string, got %s", yaml_node_describe(n));
+                yaml_error(p, n, path, "expected a non-empty string, got %s", yaml_node_describe(n));
                 return NULL;
         }
         if (string_has_cc(s)) {
-                perr(p, n, path, "contains control characters");
+                yaml_error(p, n, path, "contains control characters");
                 return NULL;
         }
         return s;
@@ -180,13 +150,13 @@ static const char *const provider_keys[] = { "type", "config", "credential_keys"
 
 int provider_parse(const char *file, const char *name, const YamlNode *root, Provider **ret, DiagList *diags) {
         _cleanup_(provider_freep) Provider *prov = NULL;
-        Parser p = { .file = file, .diags = diags };
+        DiagReporter p = { .file = file, .diags = diags };
         size_t errors_before = diags->n_errors;
         const YamlNode *type = NULL;
         const char *base_url = NULL;
 
         if (!root || root->type != YAML_NODE_MAPPING) {
-                perr(&p, root, NULL, "expected a mapping with 'type:', got %s",
+                yaml_error(&p, root, NULL, "expected a mapping with 'type:', got %s",
                      root ? yaml_node_describe(root) : "an empty file");
                 return p.r < 0 ? p.r : -EBADMSG;
         }
@@ -208,7 +178,7 @@ int provider_parse(const char *file, const char *name, const YamlNode *root, Pro
                         if (s) {
                                 prov->type = provider_type_from_string(s);
                                 if (prov->type < 0)
-                                        perr(&p, v, "type",
+                                        yaml_error(&p, v, "type",
                                              "unknown provider type '%s' "
                                              "(inference routing supports: openai, nvidia, anthropic)",
                                              s);
@@ -216,12 +186,12 @@ int provider_parse(const char *file, const char *name, const YamlNode *root, Pro
                 } else if (streq(k->value, "name")) {
                         const char *s = scalar(&p, v, "name");
                         if (s && !streq(s, name))
-                                perr(&p, v, "name", "'%s' does not match the file name '%s'", s, name);
+                                yaml_error(&p, v, "name", "'%s' does not match the file name '%s'", s, name);
                 } else if (streq(k->value, "config")) {
                         if (yaml_node_is_null(v))
                                 continue;
                         if (v->type != YAML_NODE_MAPPING) {
-                                perr(&p, v, "config", "expected a mapping of KEY: value, got %s",
+                                yaml_error(&p, v, "config", "expected a mapping of KEY: value, got %s",
                                      yaml_node_describe(v));
                                 continue;
                         }
@@ -239,13 +209,13 @@ int provider_parse(const char *file, const char *name, const YamlNode *root, Pro
                                     strv_consume(&prov->config, TAKE_PTR(entry)) < 0)
                                         return -ENOMEM;
                                 if (endswith(ck->value, "_BASE_URL") && !url_is_valid(s))
-                                        perr(&p, cv, path, "'%s' is not an http:// or https:// URL", s);
+                                        yaml_error(&p, cv, path, "'%s' is not an http:// or https:// URL", s);
                         }
                 } else if (streq(k->value, "credential_keys")) {
                         if (yaml_node_is_null(v))
                                 continue;
                         if (v->type != YAML_NODE_SEQUENCE) {
-                                perr(&p, v, "credential_keys", "expected a list of key names, got %s",
+                                yaml_error(&p, v, "credential_keys", "expected a list of key names, got %s",
                                      yaml_node_describe(v));
                                 continue;
                         }
@@ -266,7 +236,7 @@ int provider_parse(const char *file, const char *name, const YamlNode *root, Pro
         }
 
         if (!type)
-                perr(&p, root, NULL, "missing required key 'type' (openai, nvidia or anthropic)");
+                yaml_error(&p, root, NULL, "missing required key 'type' (openai, nvidia or anthropic)");
         if (p.r < 0)
                 return p.r;
         if (diags->n_errors > errors_before)
@@ -347,7 +317,7 @@ static int read_small_file(const char *path, size_t max, char **ret, size_t *ret
         return 0;
 }
 
-static int provider_load_secret(Parser *p, Provider *prov, const char *credentials_dir, const char *prefix) {
+static int provider_load_secret(DiagReporter *p, Provider *prov, const char *credentials_dir, const char *prefix) {
         _cleanup_free_ char *path = NULL, *data = NULL, *value = NULL;
         const char *key = provider_type_api_key(prov->type);
         size_t size = 0;
@@ -360,12 +330,12 @@ static int provider_load_secret(Parser *p, Provider *prov, const char *credentia
         r = read_small_file(path, BROKER_CREDENTIAL_FILE_MAX, &data, &size);
         if (r == -ENOENT) {
                 if (strv_length(prov->credential_keys) > 0)
-                        pwarn(p, NULL, NULL, "provider '%s' lists credential keys but %s does not exist; "
+                        yaml_warning(p, NULL, NULL, "provider '%s' lists credential keys but %s does not exist; "
                               "requests are sent without credentials", prov->name, path);
                 return 0;
         }
         if (r < 0) {
-                pwarn(p, NULL, NULL, "cannot read credentials of provider '%s' from %s: %s", prov->name, path,
+                yaml_warning(p, NULL, NULL, "cannot read credentials of provider '%s' from %s: %s", prov->name, path,
                       strerror(-r));
                 return 0;
         }
@@ -381,14 +351,14 @@ static int provider_load_secret(Parser *p, Provider *prov, const char *credentia
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
-                perr(p, NULL, NULL, "credentials of provider '%s' in %s are not KEY=VALUE lines", prov->name, path);
+                yaml_error(p, NULL, NULL, "credentials of provider '%s' in %s are not KEY=VALUE lines", prov->name, path);
                 return 0;
         }
         prov->api_key = TAKE_PTR(value);
         return 0;
 }
 
-static int load_provider(Parser *p, BrokerConfig *c, const char *name, const char *providers_dir,
+static int load_provider(DiagReporter *p, BrokerConfig *c, const char *name, const char *providers_dir,
                          const char *credentials_dir, const char *prefix, Provider **ret) {
         _cleanup_(yaml_node_freep) YamlNode *root = NULL;
         _cleanup_(provider_freep) Provider *prov = NULL;
@@ -427,7 +397,7 @@ static const char *const route_keys[] = {
 };
 static const char *const backend_keys[] = { "url", "weight", NULL };
 
-static void parse_backends(Parser *p, const YamlNode *n, const char *rpath, Route *route) {
+static void parse_backends(DiagReporter *p, const YamlNode *n, const char *rpath, Route *route) {
         _cleanup_free_ char *path = NULL;
 
         if (asprintf_safe(&path, "%s.backends", rpath) < 0) {
@@ -435,11 +405,11 @@ static void parse_backends(Parser *p, const YamlNode *n, const char *rpath, Rout
                 return;
         }
         if (n->type != YAML_NODE_SEQUENCE || n->n_items == 0) {
-                perr(p, n, path, "expected a non-empty list of {url: ..., weight: N}, got %s", yaml_node_describe(n));
+                yaml_error(p, n, path, "expected a non-empty list of {url: ..., weight: N}, got %s", yaml_node_describe(n));
                 return;
         }
         if (n->n_items > BROKER_BACKENDS_MAX) {
-                perr(p, n, path, "has %zu backends (at most %u)", n->n_items, BROKER_BACKENDS_MAX);
+                yaml_error(p, n, path, "has %zu backends (at most %u)", n->n_items, BROKER_BACKENDS_MAX);
                 return;
         }
         route->backends = calloc(n->n_items, sizeof(RouteBackend));
@@ -474,7 +444,7 @@ static void parse_backends(Parser *p, const YamlNode *n, const char *rpath, Rout
                                 else if (streq(k->value, "weight")) {
                                         int64_t w;
                                         if (yaml_node_get_integer(v, 1, 1000, &w) < 0)
-                                                perr(p, v, kpath, "expected an integer from 1 to 1000, got %s",
+                                                yaml_error(p, v, kpath, "expected an integer from 1 to 1000, got %s",
                                                      yaml_node_describe(v));
                                         else
                                                 rb->weight = (unsigned) w;
@@ -482,11 +452,11 @@ static void parse_backends(Parser *p, const YamlNode *n, const char *rpath, Rout
                                         unknown_key(p, k, kpath, backend_keys);
                         }
                 } else {
-                        perr(p, b, bpath, "expected {url: ..., weight: N}, got %s", yaml_node_describe(b));
+                        yaml_error(p, b, bpath, "expected {url: ..., weight: N}, got %s", yaml_node_describe(b));
                         continue;
                 }
                 if (!url) {
-                        perr(p, b, bpath, "missing required key 'url'");
+                        yaml_error(p, b, bpath, "missing required key 'url'");
                         continue;
                 }
                 {
@@ -501,7 +471,7 @@ static void parse_backends(Parser *p, const YamlNode *n, const char *rpath, Rout
                         if (!s)
                                 continue;
                         if (!url_is_valid(s)) {
-                                perr(p, url, upath, "'%s' is not an http:// or https:// URL", s);
+                                yaml_error(p, url, upath, "'%s' is not an http:// or https:// URL", s);
                                 continue;
                         }
                         if (url_normalize(s, &rb->url) < 0) {
@@ -513,7 +483,7 @@ static void parse_backends(Parser *p, const YamlNode *n, const char *rpath, Rout
         }
 }
 
-static void parse_route(Parser *p, BrokerConfig *c, const YamlNode *n, size_t idx, const char *providers_dir,
+static void parse_route(DiagReporter *p, BrokerConfig *c, const YamlNode *n, size_t idx, const char *providers_dir,
                         const char *credentials_dir, const char *prefix) {
         _cleanup_free_ char *rpath = NULL;
         Route *route = &c->routes[c->n_routes];
@@ -526,7 +496,7 @@ static void parse_route(Parser *p, BrokerConfig *c, const YamlNode *n, size_t id
                 return;
         }
         if (n->type != YAML_NODE_MAPPING) {
-                perr(p, n, rpath, "expected a mapping with provider: and model:, got %s", yaml_node_describe(n));
+                yaml_error(p, n, rpath, "expected a mapping with provider: and model:, got %s", yaml_node_describe(n));
                 return;
         }
 
@@ -554,13 +524,13 @@ static void parse_route(Parser *p, BrokerConfig *c, const YamlNode *n, size_t id
                         backends = v;
                 else if (streq(k->value, "timeout_seconds")) {
                         if (yaml_node_get_integer(v, 1, 3600, &x) < 0)
-                                perr(p, v, kpath, "expected a number of seconds from 1 to 3600, got %s",
+                                yaml_error(p, v, kpath, "expected a number of seconds from 1 to 3600, got %s",
                                      yaml_node_describe(v));
                         else
                                 route->timeout_sec = (unsigned) x;
                 } else if (streq(k->value, "max_concurrency_per_sandbox")) {
                         if (yaml_node_get_integer(v, 0, 100000, &x) < 0)
-                                perr(p, v, kpath, "expected an integer from 0 (unlimited) to 100000, got %s",
+                                yaml_error(p, v, kpath, "expected an integer from 0 (unlimited) to 100000, got %s",
                                      yaml_node_describe(v));
                         else
                                 route->max_concurrency_per_sandbox = (unsigned) x;
@@ -572,7 +542,7 @@ static void parse_route(Parser *p, BrokerConfig *c, const YamlNode *n, size_t id
 
         for (size_t i = 0; i + 1 < c->n_routes; i++)
                 if (streq(c->routes[i].name, name)) {
-                        perr(p, n, rpath, "duplicate route name '%s'", name);
+                        yaml_error(p, n, rpath, "duplicate route name '%s'", name);
                         break;
                 }
         route->name = strdup(name);
@@ -582,7 +552,7 @@ static void parse_route(Parser *p, BrokerConfig *c, const YamlNode *n, size_t id
         }
 
         if (!model)
-                perr(p, n, rpath, "missing required key 'model'");
+                yaml_error(p, n, rpath, "missing required key 'model'");
         else {
                 _cleanup_free_ char *kpath = NULL;
                 const char *s;
@@ -599,7 +569,7 @@ static void parse_route(Parser *p, BrokerConfig *c, const YamlNode *n, size_t id
         }
 
         if (!provider)
-                perr(p, n, rpath, "missing required key 'provider'");
+                yaml_error(p, n, rpath, "missing required key 'provider'");
         else {
                 _cleanup_free_ char *kpath = NULL;
                 const char *s;
@@ -610,7 +580,7 @@ static void parse_route(Parser *p, BrokerConfig *c, const YamlNode *n, size_t id
                 }
                 s = scalar(p, provider, kpath);
                 if (s && !provider_name_is_valid(s))
-                        perr(p, provider, kpath, "invalid provider name '%s'", s);
+                        yaml_error(p, provider, kpath, "invalid provider name '%s'", s);
                 else if (s) {
                         size_t before = p->diags->n_errors;
 
@@ -620,14 +590,14 @@ static void parse_route(Parser *p, BrokerConfig *c, const YamlNode *n, size_t id
                                 return;
                         }
                         if (r == -ENOENT)
-                                perr(p, provider, kpath,
+                                yaml_error(p, provider, kpath,
                                      "unknown provider '%s' (no %s/%s.yaml; see 'openshell provider create')", s,
                                      providers_dir, s);
                         else if (r < 0 && p->diags->n_errors == before)
-                                perr(p, provider, kpath, "cannot load provider '%s' from %s/%s.yaml: %s", s,
+                                yaml_error(p, provider, kpath, "cannot load provider '%s' from %s/%s.yaml: %s", s,
                                      providers_dir, s, strerror(-r));
                         else if (r < 0)
-                                perr(p, provider, kpath, "provider '%s' is invalid (see above)", s);
+                                yaml_error(p, provider, kpath, "provider '%s' is invalid (see above)", s);
                 }
         }
 
@@ -650,7 +620,7 @@ static const char *const top_keys[] = { "routes", NULL };
 int broker_config_parse(const char *file, const YamlNode *root, const char *providers_dir,
                         const char *credentials_dir, const char *prefix, BrokerConfig **ret, DiagList *diags) {
         _cleanup_(broker_config_unrefp) BrokerConfig *c = NULL;
-        Parser p = { .file = file, .diags = diags };
+        DiagReporter p = { .file = file, .diags = diags };
         size_t errors_before = diags->n_errors;
 
         c = calloc(1, sizeof(BrokerConfig));
@@ -659,7 +629,7 @@ int broker_config_parse(const char *file, const YamlNode *root, const char *prov
         c->n_ref = 1;
 
         if (root && root->type != YAML_NODE_MAPPING) {
-                perr(&p, root, NULL, "expected a mapping with 'routes:', got %s", yaml_node_describe(root));
+                yaml_error(&p, root, NULL, "expected a mapping with 'routes:', got %s", yaml_node_describe(root));
                 return p.r < 0 ? p.r : -EBADMSG;
         }
         for (size_t i = 0; root && i + 1 < root->n_items; i += 2) {
@@ -672,11 +642,11 @@ int broker_config_parse(const char *file, const YamlNode *root, const char *prov
                 if (yaml_node_is_null(v))
                         continue;
                 if (v->type != YAML_NODE_SEQUENCE) {
-                        perr(&p, v, "routes", "expected a list of routes, got %s", yaml_node_describe(v));
+                        yaml_error(&p, v, "routes", "expected a list of routes, got %s", yaml_node_describe(v));
                         continue;
                 }
                 if (v->n_items > BROKER_ROUTES_MAX) {
-                        perr(&p, v, "routes", "has %zu routes (at most %u)", v->n_items, BROKER_ROUTES_MAX);
+                        yaml_error(&p, v, "routes", "has %zu routes (at most %u)", v->n_items, BROKER_ROUTES_MAX);
                         continue;
                 }
                 c->routes = calloc(v->n_items, sizeof(Route));

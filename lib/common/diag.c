@@ -121,3 +121,35 @@ void diag_list_print(const DiagList *l, FILE *f) {
         if (total > l->n_items)
                 fprintf(f, "%zu more problems not shown\n", total - l->n_items);
 }
+
+void diag_report(DiagReporter *rep, DiagLevel level, unsigned line, unsigned column, const char *path,
+                 const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = diag_addv(rep->diags, level, rep->file, line, column, path, fmt, ap);
+        va_end(ap);
+        if (r < 0 && rep->r >= 0)
+                rep->r = r;
+}
+
+char *diag_path_key(DiagReporter *rep, const char *parent, const char *key) {
+        char *s;
+
+        if (asprintf_safe(&s, "%s%s%s", parent ?: "", parent ? "." : "", key) < 0) {
+                rep->r = -ENOMEM;
+                return NULL;
+        }
+        return s;
+}
+
+char *diag_path_index(DiagReporter *rep, const char *parent, size_t i) {
+        char *s;
+
+        if (asprintf_safe(&s, "%s[%zu]", parent, i) < 0) {
+                rep->r = -ENOMEM;
+                return NULL;
+        }
+        return s;
+}

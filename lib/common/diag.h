@@ -42,5 +42,21 @@ void diag_list_done(DiagList *l);
 /* "FILE:LINE:COLUMN: PATH: MESSAGE", with "warning: " before MESSAGE for warnings; parts without a
  * value are left out ("FILE: PATH: MESSAGE" for a problem with no place in the file). */
 int diag_format(const Diag *d, char **ret);
+/* What a parser reports through: the file it reads, the list, and the first failure that is not a
+ * finding (-ENOMEM), which stops the work and is returned as is. Every parser of a document a person
+ * wrote (policies, sandbox specs, the inference configuration) reports through one of these. */
+typedef struct DiagReporter {
+        const char *file;
+        DiagList *diags;
+        int r;
+} DiagReporter;
+
+void diag_report(DiagReporter *rep, DiagLevel level, unsigned line, unsigned column, const char *path,
+                 const char *fmt, ...) _printf_(6, 7);
+/* Dotted key paths for messages: "parent.key" (or "key" without a parent) and "parent[i]". NULL on
+ * allocation failure, which is recorded in rep->r. */
+char *diag_path_key(DiagReporter *rep, const char *parent, const char *key);
+char *diag_path_index(DiagReporter *rep, const char *parent, size_t i);
+
 /* Writes every entry, one per line, and a line "N more problems not shown" if any were dropped. */
 void diag_list_print(const DiagList *l, FILE *f);

@@ -42,38 +42,20 @@ bool environment_name_is_valid(const char *name) {
         return strlen(name) <= 255;
 }
 
-typedef struct SpecParser {
-        const char *file;
-        DiagList *diags;
-        int r; /* first fatal (non-validation) error, e.g. -ENOMEM */
-} SpecParser;
-
-static void spec_error(SpecParser *p, const YamlNode *at, const char *path, const char *fmt, ...) _printf_(4, 5);
-static void spec_error(SpecParser *p, const YamlNode *at, const char *path, const char *fmt, ...) {
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        r = diag_addv(p->diags, DIAG_ERROR, p->file, at ? at->line : 0, at ? at->column : 0, path, fmt, ap);
-        va_end(ap);
-        if (r < 0 && p->r >= 0)
-                p->r = r;
-}
-
-static void parse_command(SpecParser *p, const YamlNode *n, char ***ret) {
+static void parse_command(DiagReporter *p, const YamlNode *n, char ***ret) {
         _cleanup_strv_free_ char **argv = NULL;
 
         if (n->type != YAML_NODE_SEQUENCE) {
-                spec_error(p, n, "command", "expected a list of strings, got %s (write e.g. [\"/usr/bin/agent\", \"--flag\"])",
+                yaml_error(p, n, "command", "expected a list of strings, got %s (write e.g. [\"/usr/bin/agent\", \"--flag\"])",
                            yaml_node_describe(n));
                 return;
         }
         if (n->n_items == 0) {
-                spec_error(p, n, "command", "must not be empty (name the program to run)");
+                yaml_error(p, n, "command", "must not be empty (name the program to run)");
                 return;
         }
         if (n->n_items > SPEC_COMMAND_ARGS_MAX) {
-                spec_error(p, n, "command", "has %zu arguments (at most %u)", n->n_items, SPEC_COMMAND_ARGS_MAX);
+                yaml_error(p, n, "command", "has %zu arguments (at most %u)", n->n_items, SPEC_COMMAND_ARGS_MAX);
                 return;
         }
 
@@ -87,13 +69,13 @@ static void parse_command(SpecParser *p, const YamlNode *n, char ***ret) {
                         return;
                 }
                 if (a->type != YAML_NODE_SCALAR || !s) {
-                        spec_error(p, a, path, "expected a string, got %s", yaml_node_describe(a));
+                        yaml_error(p, a, path, "expected a string, got %s", yaml_node_describe(a));
                         continue;
                 }
                 if (i == 0 && isempty(s))
-                        spec_error(p, a, path, "program must not be empty");
+                        yaml_error(p, a, path, "program must not be empty");
                 else if (i == 0 && s[0] != '/' && strchr(s, '/'))
-                        spec_error(p, a, path,
+                        yaml_error(p, a, path,
                                    "program '%s' must be an absolute path or a bare name looked up in the system PATH",
                                    s);
                 if (strv_extend(&argv, s) < 0) {
@@ -104,17 +86,17 @@ static void parse_command(SpecParser *p, const YamlNode *n, char ***ret) {
         *ret = TAKE_PTR(argv);
 }
 
-static void parse_environment(SpecParser *p, const YamlNode *n, char ***ret) {
+static void parse_environment(DiagReporter *p, const YamlNode *n, char ***ret) {
         _cleanup_strv_free_ char **env = NULL;
 
         if (yaml_node_is_null(n))
                 return;
         if (n->type != YAML_NODE_MAPPING) {
-                spec_error(p, n, "environment", "expected a mapping of NAME: value, got %s", yaml_node_describe(n));
+                yaml_error(p, n, "environment", "expected a mapping of NAME: value, got %s", yaml_node_describe(n));
                 return;
         }
         if (n->n_items / 2 > SPEC_ENVIRONMENT_MAX) {
-                spec_error(p, n, "environment", "has %zu variables (at most %u)", n->n_items / 2,
+                yaml_error(p, n, "environment", "has %zu variables (at most %u)", n->n_items / 2,
                            SPEC_ENVIRONMENT_MAX);
                 return;
         }
@@ -128,16 +110,16 @@ static void parse_environment(SpecParser *p, const YamlNode *n, char ***ret) {
                         return;
                 }
                 if (!environment_name_is_valid(k->value)) {
-                        spec_error(p, k, path,
+                        yaml_error(p, k, path,
                                    "invalid variable name (letters, digits and '_', not starting with a digit)");
                         continue;
                 }
                 if (v->type != YAML_NODE_SCALAR) {
-                        spec_error(p, v, path, "expected a string value, got %s", yaml_node_describe(v));
+                        yaml_error(p, v, path, "expected a string value, got %s", yaml_node_describe(v));
                         continue;
                 }
                 if (string_has_cc(v->value)) {
-                        spec_error(p, v, path, "value contains control characters");
+                        yaml_error(p, v, path, "value contains control characters");
                         continue;
                 }
                 if (asprintf_safe(&entry, "%s=%s", k->value, yaml_node_is_null(v) ? "" : v->value) < 0 ||
@@ -149,7 +131,7 @@ static void parse_environment(SpecParser *p, const YamlNode *n, char ***ret) {
         *ret = TAKE_PTR(env);
 }
 
-static void set_string(SpecParser *p, char **dst, const char *v) {
+static void set_string(DiagReporter *p, char **dst, const char *v) {
         char *c = strdup(v);
 
         if (!c) {
@@ -160,47 +142,47 @@ static void set_string(SpecParser *p, char **dst, const char *v) {
         *dst = c;
 }
 
-static void parse_policy(SpecParser *p, const YamlNode *n, char **ret) {
+static void parse_policy(DiagReporter *p, const YamlNode *n, char **ret) {
         const char *s = yaml_node_get_string(n);
 
         if (n->type != YAML_NODE_SCALAR || !s) {
-                spec_error(p, n, "policy", "expected the path of a policy file, got %s", yaml_node_describe(n));
+                yaml_error(p, n, "policy", "expected the path of a policy file, got %s", yaml_node_describe(n));
                 return;
         }
         if (s[0] != '/') {
-                spec_error(p, n, "policy", "path must be absolute (start with '/'): %s", s);
+                yaml_error(p, n, "policy", "path must be absolute (start with '/'): %s", s);
                 return;
         }
         if (strlen(s) > 4096 || string_has_cc(s)) {
-                spec_error(p, n, "policy", "not a usable path");
+                yaml_error(p, n, "policy", "not a usable path");
                 return;
         }
         set_string(p, ret, s);
 }
 
-static void parse_profile(SpecParser *p, const YamlNode *n, char **ret) {
+static void parse_profile(DiagReporter *p, const YamlNode *n, char **ret) {
         const char *s = yaml_node_get_string(n);
 
         if (n->type != YAML_NODE_SCALAR || !s) {
-                spec_error(p, n, "profile", "expected a profile name, got %s", yaml_node_describe(n));
+                yaml_error(p, n, "profile", "expected a profile name, got %s", yaml_node_describe(n));
                 return;
         }
         if (!spec_object_name_is_valid(s)) {
-                spec_error(p, n, "profile", "invalid profile name '%s' (letters, digits, '-' and '_')", s);
+                yaml_error(p, n, "profile", "invalid profile name '%s' (letters, digits, '-' and '_')", s);
                 return;
         }
         set_string(p, ret, s);
 }
 
-static void parse_providers(SpecParser *p, const YamlNode *n, char ***ret) {
+static void parse_providers(DiagReporter *p, const YamlNode *n, char ***ret) {
         _cleanup_strv_free_ char **l = NULL;
 
         if (n->type != YAML_NODE_SEQUENCE) {
-                spec_error(p, n, "providers", "expected a list of provider names, got %s", yaml_node_describe(n));
+                yaml_error(p, n, "providers", "expected a list of provider names, got %s", yaml_node_describe(n));
                 return;
         }
         if (n->n_items > SANDBOX_PROVIDERS_MAX) {
-                spec_error(p, n, "providers", "has %zu entries (at most %u)", n->n_items, SANDBOX_PROVIDERS_MAX);
+                yaml_error(p, n, "providers", "has %zu entries (at most %u)", n->n_items, SANDBOX_PROVIDERS_MAX);
                 return;
         }
         for (size_t i = 0; i < n->n_items; i++) {
@@ -212,12 +194,12 @@ static void parse_providers(SpecParser *p, const YamlNode *n, char ***ret) {
                         return;
                 }
                 if (n->items[i]->type != YAML_NODE_SCALAR || !s)
-                        spec_error(p, n->items[i], path, "expected a provider name, got %s",
+                        yaml_error(p, n->items[i], path, "expected a provider name, got %s",
                                    yaml_node_describe(n->items[i]));
                 else if (!spec_object_name_is_valid(s))
-                        spec_error(p, n->items[i], path, "invalid provider name '%s' (letters, digits, '-' and '_')", s);
+                        yaml_error(p, n->items[i], path, "invalid provider name '%s' (letters, digits, '-' and '_')", s);
                 else if (strv_contains(l, s))
-                        spec_error(p, n->items[i], path, "provider '%s' is listed twice", s);
+                        yaml_error(p, n->items[i], path, "provider '%s' is listed twice", s);
                 else if (strv_extend(&l, s) < 0) {
                         p->r = -ENOMEM;
                         return;
@@ -226,16 +208,16 @@ static void parse_providers(SpecParser *p, const YamlNode *n, char ***ret) {
         *ret = TAKE_PTR(l);
 }
 
-static void parse_forward(SpecParser *p, const YamlNode *n, SandboxSpec *s) {
+static void parse_forward(DiagReporter *p, const YamlNode *n, SandboxSpec *s) {
         _cleanup_free_ uint16_t *ports = NULL;
         size_t k = 0;
 
         if (n->type != YAML_NODE_SEQUENCE) {
-                spec_error(p, n, "forward", "expected a list of port numbers, got %s", yaml_node_describe(n));
+                yaml_error(p, n, "forward", "expected a list of port numbers, got %s", yaml_node_describe(n));
                 return;
         }
         if (n->n_items > SANDBOX_FORWARDS_MAX) {
-                spec_error(p, n, "forward", "has %zu entries (at most %u)", n->n_items, SANDBOX_FORWARDS_MAX);
+                yaml_error(p, n, "forward", "has %zu entries (at most %u)", n->n_items, SANDBOX_FORWARDS_MAX);
                 return;
         }
         ports = calloc(n->n_items + 1, sizeof(uint16_t));
@@ -254,17 +236,17 @@ static void parse_forward(SpecParser *p, const YamlNode *n, SandboxSpec *s) {
                 }
                 r = yaml_node_get_integer(n->items[i], 1, 65535, &v);
                 if (r == -ERANGE) {
-                        spec_error(p, n->items[i], path, "invalid port %s; expected 1..=65535", n->items[i]->value);
+                        yaml_error(p, n->items[i], path, "invalid port %s; expected 1..=65535", n->items[i]->value);
                         continue;
                 }
                 if (r < 0) {
-                        spec_error(p, n->items[i], path, "expected a port number, got %s",
+                        yaml_error(p, n->items[i], path, "expected a port number, got %s",
                                    yaml_node_describe(n->items[i]));
                         continue;
                 }
                 for (size_t j = 0; j < k; j++)
                         if (ports[j] == v) {
-                                spec_error(p, n->items[i], path, "port %" PRIi64 " is listed twice", v);
+                                yaml_error(p, n->items[i], path, "port %" PRIi64 " is listed twice", v);
                                 goto next;
                         }
                 ports[k++] = (uint16_t) v;
@@ -275,23 +257,23 @@ static void parse_forward(SpecParser *p, const YamlNode *n, SandboxSpec *s) {
         s->n_forward = k;
 }
 
-static void parse_keep(SpecParser *p, const YamlNode *n, bool *ret) {
+static void parse_keep(DiagReporter *p, const YamlNode *n, bool *ret) {
         if (yaml_node_get_bool(n, ret) < 0)
-                spec_error(p, n, "keep", "expected true or false, got %s", yaml_node_describe(n));
+                yaml_error(p, n, "keep", "expected true or false, got %s", yaml_node_describe(n));
 }
 
 int sandbox_spec_parse(const char *file, const YamlNode *root, SandboxSpec **ret, DiagList *diags) {
         _cleanup_(sandbox_spec_freep) SandboxSpec *s = NULL;
-        SpecParser p = { .file = file, .diags = diags };
+        DiagReporter p = { .file = file, .diags = diags };
         size_t errors_before = diags->n_errors;
         const YamlNode *command = NULL;
 
         if (!root) {
-                spec_error(&p, NULL, NULL, "file is empty (a sandbox spec needs at least 'command:')");
+                yaml_error(&p, NULL, NULL, "file is empty (a sandbox spec needs at least 'command:')");
                 return p.r < 0 ? p.r : -EBADMSG;
         }
         if (root->type != YAML_NODE_MAPPING) {
-                spec_error(&p, root, NULL, "expected a mapping of keys such as 'command:', got %s",
+                yaml_error(&p, root, NULL, "expected a mapping of keys such as 'command:', got %s",
                            yaml_node_describe(root));
                 return p.r < 0 ? p.r : -EBADMSG;
         }
@@ -321,9 +303,9 @@ int sandbox_spec_parse(const char *file, const YamlNode *root, SandboxSpec **ret
                 else {
                         const char *hint = string_suggest(k->value, spec_keys);
                         if (hint)
-                                spec_error(&p, k, k->value, "unknown key (did you mean '%s'?)", hint);
+                                yaml_error(&p, k, k->value, "unknown key (did you mean '%s'?)", hint);
                         else
-                                spec_error(&p, k, k->value,
+                                yaml_error(&p, k, k->value,
                                            "unknown key (expected one of: command, environment, policy, profile, "
                                            "providers, forward, keep)");
                 }
@@ -332,7 +314,7 @@ int sandbox_spec_parse(const char *file, const YamlNode *root, SandboxSpec **ret
         }
 
         if (!command && !s->profile)
-                spec_error(&p, root, NULL, "missing required key 'command' (the program to run and its arguments)");
+                yaml_error(&p, root, NULL, "missing required key 'command' (the program to run and its arguments)");
         if (p.r < 0)
                 return p.r;
         if (diags->n_errors > errors_before)

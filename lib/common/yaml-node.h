@@ -56,5 +56,14 @@ int yaml_node_get_integer(const YamlNode *n, int64_t min, int64_t max, int64_t *
 /* Any scalar that is not null, as text (numbers and booleans as written). */
 const char *yaml_node_get_string(const YamlNode *n) _pure_;
 
+/* A finding at a node of the tree (at may be NULL: the finding has no place in the file). */
+#define yaml_report(rep, level, at, path, ...)                                                          \
+        ({                                                                                              \
+                const YamlNode *_at_ = (at);                                                            \
+                diag_report(rep, level, _at_ ? _at_->line : 0, _at_ ? _at_->column : 0, path, __VA_ARGS__); \
+        })
+#define yaml_error(rep, at, path, ...) yaml_report(rep, DIAG_ERROR, at, path, __VA_ARGS__)
+#define yaml_warning(rep, at, path, ...) yaml_report(rep, DIAG_WARNING, at, path, __VA_ARGS__)
+
 /* Mapping lookup by key; NULL if absent or not a mapping. */
 YamlNode *yaml_mapping_get(const YamlNode *mapping, const char *key) _pure_;
