@@ -412,12 +412,7 @@ static int compile_unit(const Policy *p, const PolicyCompileOptions *o, const Po
         char buf[64];
         int r;
 
-#define ADD(...)                                                                                        \
-        do {                                                                                            \
-                r = strv_extendf(&u, __VA_ARGS__);                                                      \
-                if (r < 0)                                                                              \
-                        return r;                                                                       \
-        } while (0)
+#define ADD(...) STRV_EXTENDF_OR_RETURN(&u, __VA_ARGS__)
 
         ADD("User=%s", p->run_as_user && !streq(p->run_as_user, "sandbox") ? p->run_as_user : o->agent_user);
         ADD("Group=%s", p->run_as_group && !streq(p->run_as_group, "sandbox") ? p->run_as_group : o->agent_user);

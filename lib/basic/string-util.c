@@ -143,3 +143,22 @@ bool endswith(const char *s, const char *suffix) {
         size_t ls = strlen(s), lx = strlen(suffix);
         return ls >= lx && memcmp(s + ls - lx, suffix, lx) == 0;
 }
+
+char *strv_join(char *const *l, const char *sep) {
+        size_t n = 0, k = strlen(sep);
+        char *r, *p;
+
+        STRV_FOREACH(s, l)
+                n += strlen(*s) + k;
+        r = malloc(n + 1);
+        if (!r)
+                return NULL;
+        p = r;
+        STRV_FOREACH(s, l) {
+                if (p != r)
+                        p = stpcpy(p, sep);
+                p = stpcpy(p, *s);
+        }
+        *p = 0;
+        return r;
+}

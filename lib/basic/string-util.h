@@ -17,8 +17,18 @@ int strv_consume(char ***l, char *s);
 int strv_extend(char ***l, const char *s);
 /* Appends a formatted string. */
 int strv_extendf(char ***l, const char *fmt, ...) _printf_(2, 3);
+/* strv_extendf(), returning its error from the calling function: for builders of long settings lists,
+ * used as a one-line local ADD(...) over the list being built. */
+#define STRV_EXTENDF_OR_RETURN(l, ...)                                                                  \
+        do {                                                                                            \
+                int _r_ = strv_extendf(l, __VA_ARGS__);                                                 \
+                if (_r_ < 0)                                                                            \
+                        return _r_;                                                                     \
+        } while (0)
 bool strv_contains(char *const *l, const char *s) _pure_;
 char **strv_copy(char *const *l);
+/* The entries joined with sep between them ("" for an empty list); NULL on allocation failure. */
+char *strv_join(char *const *l, const char *sep);
 
 #define STRV_FOREACH(s, l) for (typeof(*(l)) *s = (l); s && *s; s++)
 

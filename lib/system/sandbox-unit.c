@@ -47,12 +47,7 @@ int sandbox_unit_assignments(const SandboxUnitConfig *c, char ***ret) {
         if (r < 0)
                 return r;
 
-#define ADD(...)                                                                                        \
-        do {                                                                                            \
-                r = strv_extendf(&l, __VA_ARGS__);                                                      \
-                if (r < 0)                                                                              \
-                        return r;                                                                       \
-        } while (0)
+#define ADD(...) STRV_EXTENDF_OR_RETURN(&l, __VA_ARGS__)
 
         ADD("Description=OpenShell sandbox '%s' (agent)", c->name);
         /* The policy's settings first: the fixed floor below comes after them, so that a policy can add

@@ -100,12 +100,7 @@ int sandbox_oom_event_fields(const SandboxOomEvent *ev, char ***ret) {
         _cleanup_free_ char *limit = NULL;
         int r;
 
-#define ADD(...)                                                                                        \
-        do {                                                                                            \
-                r = strv_extendf(&l, __VA_ARGS__);                                                      \
-                if (r < 0)                                                                              \
-                        return r;                                                                       \
-        } while (0)
+#define ADD(...) STRV_EXTENDF_OR_RETURN(&l, __VA_ARGS__)
 
         if (ev->from_policy)
                 r = asprintf_safe(&limit, "MemoryMax=%s of its policy (x-openshell.resources.memory_max)",

@@ -20,9 +20,11 @@
 
 #include "bus-util.h"
 #include "diag.h"
+#include "fileio.h"
 #include "fs-util.h"
 #include "log.h"
 #include "main-func.h"
+#include "parse-util.h"
 #include "policy-compile.h"
 #include "policy.h"
 #include "sandbox-name.h"
@@ -248,30 +250,19 @@ static int prepare_root_directory(const char *runtime_dir, char **ret_path) {
 /* Writes the agent unit's settings, one "Key=Value" per line, to SANDBOX_RUNTIME_DIR/NAME/agent.properties
  * (atomically): `openshell sandbox exec` and `connect` start their commands with exactly these. */
 static int write_agent_properties(const char *name, char *const *assignments) {
-        _cleanup_free_ char *dir = NULL, *tmp = NULL, *final = NULL;
-        _cleanup_fclose_ FILE *f = NULL;
-        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *dir = NULL, *path = NULL, *lines = NULL, *text = NULL;
         int r;
 
         r = sandbox_runtime_path(name, &dir);
+        if (r < 0 || asprintf_safe(&path, "%s/%s", dir, SANDBOX_AGENT_PROPERTIES) < 0)
+                return log_oom();
+        /* One assignment per line, each ending in a newline. */
+        lines = strv_join(assignments, "\n");
+        if (!lines || asprintf_safe(&text, "%s%s", lines, isempty(lines) ? "" : "\n") < 0)
+                return log_oom();
+        r = write_file_atomic(path, text, strlen(text), 0600, 0);
         if (r < 0)
-                return log_oom();
-        if (asprintf_safe(&tmp, "%s/.%s.tmp", dir, SANDBOX_AGENT_PROPERTIES) < 0 ||
-            asprintf_safe(&final, "%s/%s", dir, SANDBOX_AGENT_PROPERTIES) < 0)
-                return log_oom();
-
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0)
-                return log_error_errno(errno, "Failed to create %s (is RuntimeDirectory= set?): %m", tmp);
-        f = fdopen(TAKE_FD(fd), "w");
-        if (!f)
-                return log_oom();
-        STRV_FOREACH(a, assignments)
-                fprintf(f, "%s\n", *a);
-        if (fflush(f) != 0 || ferror(f))
-                return log_error_errno(errno > 0 ? errno : EIO, "Failed to write %s: %m", tmp);
-        if (rename(tmp, final) < 0)
-                return log_error_errno(errno, "Failed to install %s: %m", final);
+                return log_error_errno(r, "Failed to write %s (is RuntimeDirectory= set?): %m", path);
         return 0;
 }
 
@@ -305,6 +296,8 @@ static int prepare_workdir(const char *name, const char *user, char **ret_path) 
         _cleanup_close_ int parent = -EBADF, fd = -EBADF;
         _cleanup_free_ char *path = NULL;
         struct passwd *pw;
+        uint32_t uid;
+        bool numeric;
         struct stat st;
         int r;
 
@@ -313,13 +306,13 @@ static int prepare_workdir(const char *name, const char *user, char **ret_path) 
                 return log_oom();
 
         errno = 0;
-        pw = user[0] >= '0' && user[0] <= '9' ? getpwuid((uid_t) strtoul(user, NULL, 10)) : getpwnam(user);
-        if (!pw && user[0] >= '0' && user[0] <= '9') {
+        numeric = safe_atou32(user, &uid) >= 0;
+        pw = numeric ? getpwuid((uid_t) uid) : getpwnam(user);
+        if (!pw && numeric) {
                 /* A numeric run_as_user without an account: the same number as group. */
-                static struct passwd numeric;
-                numeric = (struct passwd) { .pw_uid = (uid_t) strtoul(user, NULL, 10) };
-                numeric.pw_gid = numeric.pw_uid;
-                pw = &numeric;
+                static struct passwd numeric_account;
+                numeric_account = (struct passwd) { .pw_uid = (uid_t) uid, .pw_gid = (gid_t) uid };
+                pw = &numeric_account;
         }
         if (!pw)
                 return log_error_errno(errno > 0 ? errno : ESRCH,

@@ -21,6 +21,11 @@ START_TEST(test_strv) {
         ck_assert_int_eq(strv_length(l), 2);
         ck_assert_int_eq(strv_extendf(&l, "%s=%d", "k", 7), 0);
         ck_assert_str_eq(l[2], "k=7");
+        {
+                _cleanup_free_ char *j = strv_join(l, ", "), *e = strv_join(NULL, ",");
+                ck_assert_str_eq(j, "a, b, k=7");
+                ck_assert_str_eq(e, "");
+        }
 }
 END_TEST
 
