@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "parse-util.h"
 #include "policy-internal.h"
 #include "string-util.h"
 
@@ -708,48 +709,6 @@ static void parse_process(DiagReporter *rep, const YamlNode *n, Policy *p) {
 }
 
 /* ---- x-openshell extensions ------------------------------------------------------------------ */
-
-/* "4G", "512M", "1048576", "infinity" -> bytes (1024-based suffixes, as systemd). */
-static int parse_size(const char *s, uint64_t *ret) {
-        uint64_t v = 0, mul = 1;
-        const char *p = s;
-
-        if (streq(s, "infinity")) {
-                *ret = UINT64_MAX;
-                return 0;
-        }
-        if (*p < '0' || *p > '9')
-                return -EINVAL;
-        for (; *p >= '0' && *p <= '9'; p++) {
-                if (v > (UINT64_MAX - 9) / 10)
-                        return -ERANGE;
-                v = v * 10 + (uint64_t) (*p - '0');
-        }
-        switch (*p) {
-        case 0:
-                break;
-        case 'K':
-                mul = 1ULL << 10;
-                break;
-        case 'M':
-                mul = 1ULL << 20;
-                break;
-        case 'G':
-                mul = 1ULL << 30;
-                break;
-        case 'T':
-                mul = 1ULL << 40;
-                break;
-        default:
-                return -EINVAL;
-        }
-        if (*p && p[1])
-                return -EINVAL;
-        if (v > UINT64_MAX / mul / 2) /* keep clear of UINT64_MAX, which means infinity */
-                return -ERANGE;
-        *ret = v * mul;
-        return 0;
-}
 
 static void parse_uint_key(DiagReporter *rep, const YamlNode *v, const char *path, uint64_t min, uint64_t max,
                            bool infinity, uint64_t *ret) {
