@@ -38,6 +38,7 @@
 
 #include "log.h"
 #include "macro.h"
+#include "parse-util.h"
 #include "string-util.h"
 
 #define HEAD_MAX (64U * 1024U)
@@ -1094,13 +1095,8 @@ static int parse_head(Conn *c) {
 #define IS(name) (nlen == strlen(name) && strncasecmp(p, name, nlen) == 0)
                 if (IS("content-length")) {
                         _cleanup_free_ char *s = header_dup(v, vlen);
-                        char *e;
-                        unsigned long long l;
-                        if (!s || !*s || !isdigit((unsigned char) s[0]) || have_length)
-                                return 400;
-                        errno = 0;
-                        l = strtoull(s, &e, 10);
-                        if (errno || *e)
+                        uint64_t l;
+                        if (!s || have_length || safe_atou64(s, &l) < 0)
                                 return 400;
                         if (l > c->server->max_body)
                                 return 413;
@@ -1257,13 +1253,8 @@ static unsigned count_prompt(json_object *o, int depth) {
 }
 
 static bool parse_u64(const char *s, uint64_t max, uint64_t *ret) {
-        char *e;
-        unsigned long long v;
-        if (isempty(s) || !isdigit((unsigned char) s[0]))
-                return false;
-        errno = 0;
-        v = strtoull(s, &e, 10);
-        if (errno || *e || v > max)
+        uint64_t v;
+        if (safe_atou64(s, &v) < 0 || v > max)
                 return false;
         *ret = v;
         return true;
