@@ -56,21 +56,39 @@ void log_set_prefix(const char *p) {
         prefix = p;
 }
 
-int log_internal(int level, int error, const char *fmt, ...) {
-        va_list ap;
-
+_printf_(4, 0) static int log_write(int level, bool prefixed, int error, const char *fmt, va_list ap) {
         flockfile(stderr);
         if (to_journal)
                 fprintf(stderr, "<%d>", level);
-        else if (prefix)
+        else if (prefix && prefixed)
                 fprintf(stderr, "%s: ", prefix);
         errno = error; /* so that %m names the error passed in */
-        va_start(ap, fmt);
         vfprintf(stderr, fmt, ap);
-        va_end(ap);
         fputc('\n', stderr);
         funlockfile(stderr);
         return -error;
+}
+
+int log_internal(int level, int error, const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = log_write(level, true, error, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+/* A diagnostic names its own place ("FILE:LINE:COLUMN: ..."), as a compiler's does: no program prefix,
+ * so that editors and scripts read it as they read a compiler's. */
+_printf_(2, 3) static void log_diag_line(int level, const char *fmt, ...) {
+        va_list ap;
+
+        if (log_get_max_level() < level)
+                return;
+        va_start(ap, fmt);
+        (void) log_write(level, false, 0, fmt, ap);
+        va_end(ap);
 }
 
 int log_journal_fields(int level, char *const *fields) {
@@ -89,4 +107,22 @@ int log_journal_fields(int level, char *const *fields) {
                         if (startswith(*f, "MESSAGE="))
                                 log_full(level, "%s", *f + strlen("MESSAGE="));
         return r;
+}
+
+void log_diag_list(const DiagList *l) {
+        size_t total = l->n_errors + l->n_warnings;
+
+        for (size_t i = 0; i < l->n_items; i++) {
+                _cleanup_free_ char *line = NULL;
+                int level = l->items[i].level == DIAG_WARNING ? LOG_WARNING : LOG_ERR;
+
+                if (diag_format(&l->items[i], &line) < 0) {
+                        log_oom();
+                        return;
+                }
+                log_diag_line(level, "%s", line);
+        }
+        if (total > l->n_items)
+                log_diag_line(l->n_errors > 0 ? LOG_ERR : LOG_WARNING, "%zu more problems not shown",
+                              total - l->n_items);
 }

@@ -9,6 +9,7 @@
 
 #include <syslog.h>
 
+#include "diag.h"
 #include "macro.h"
 
 void log_setup(void);
@@ -22,6 +23,11 @@ int log_internal(int level, int error, const char *fmt, ...) _printf_(3, 4);
 /* Sends one structured journal entry made of "FIELD=value" strings (audit events). If the journal
  * cannot take it, its MESSAGE= is logged the ordinary way (stderr) at LEVEL, so the event is not lost. */
 int log_journal_fields(int level, char *const *fields);
+
+/* Logs every entry of l, errors at LOG_ERR and warnings at LOG_WARNING, one line each in
+ * diag_format()'s form without the prefix of log_set_prefix() (the line names its own file, as a
+ * compiler's does), and a last line "N more problems not shown" if the list dropped some. */
+void log_diag_list(const DiagList *l);
 
 #define log_full_errno(level, error, ...)                                                               \
         ({                                                                                              \

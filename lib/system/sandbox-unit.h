@@ -5,6 +5,7 @@
 
 #include <systemd/sd-bus.h>
 
+#include "exec-credentials.h"
 #include "macro.h"
 
 typedef struct SandboxUnitConfig {
@@ -27,9 +28,6 @@ typedef struct SandboxUnitConfig {
 #define SANDBOX_SECCOMP_FILE "seccomp.bpf"
 /* The agent's root directory, below the sandbox's runtime directory. */
 #define SANDBOX_ROOT_DIR "root"
-/* The credential names openshell-exec looks for in $CREDENTIALS_DIRECTORY. */
-#define SANDBOX_LANDLOCK_CREDENTIAL "openshell-landlock"
-#define SANDBOX_SECCOMP_CREDENTIAL "openshell-seccomp.bpf"
 #define SANDBOX_EXEC_SHIM LIBEXECDIR "/openshell-exec"
 
 /* The agent's argv as the unit runs it: through openshell-exec when the unit carries its credentials. */

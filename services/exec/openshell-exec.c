@@ -33,8 +33,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define LANDLOCK_FILE "openshell-landlock"
-#define SECCOMP_FILE "openshell-seccomp.bpf"
+#include "exec-credentials.h" /* definitions only: nothing to link */
+
+#define LANDLOCK_FILE SANDBOX_LANDLOCK_CREDENTIAL
+#define SECCOMP_FILE SANDBOX_SECCOMP_CREDENTIAL
 #define RULESET_SIZE_MAX (1024 * 1024)
 #define RULESET_PATHS_MAX 1024
 #define RULESET_PORTS_MAX 1024

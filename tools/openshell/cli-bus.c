@@ -33,6 +33,25 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
         return 0;
 }
 
+#define BROKER_UNIT "openshell-broker.service"
+
+void broker_notify(BrokerNotify what) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *method = what == BROKER_RESTART ? "TryRestartUnit" : "ReloadOrTryRestartUnit";
+        int r;
+
+        r = sd_bus_open_system(&bus);
+        if (r < 0) {
+                log_debug_errno(r, "No system bus, not notifying %s: %m", BROKER_UNIT);
+                return;
+        }
+        r = sd_bus_call_method(bus, SYSTEMD_BUS_NAME, SYSTEMD_BUS_PATH, SYSTEMD_MANAGER_IFACE, method, &error,
+                               NULL, "ss", BROKER_UNIT, "replace");
+        if (r < 0)
+                log_debug("Not notifying %s: %s", BROKER_UNIT, bus_error_message(&error, r));
+}
+
 int cli_unit_job(sd_bus *bus, const char *method, const char *unit) {
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;

@@ -29,6 +29,15 @@ void unit_state_done(UnitState *s);
 /* Reads the state of a unit; a unit systemd does not know has load_state "not-found". */
 int cli_unit_state(sd_bus *bus, const char *unit, UnitState *ret);
 
+typedef enum BrokerNotify {
+        BROKER_RELOAD,  /* systemctl try-reload-or-restart: re-read inference.yaml and providers */
+        BROKER_RESTART, /* systemctl try-restart: new credentials come only with LoadCredential= at start */
+} BrokerNotify;
+
+/* Tells a running openshell-broker.service about changed files; does nothing when the broker is not
+ * running, not installed, or there is no system bus. Never fails. */
+void broker_notify(BrokerNotify what);
+
 /* Formats bytes as "1.5M", nanoseconds as "1.234s". */
 char *format_bytes(char *buf, size_t n, uint64_t bytes);
 char *format_nsec(char *buf, size_t n, uint64_t nsec);

@@ -5,290 +5,42 @@
  * --no-verify, and explain a failure in terms of what to fix. The route goes to
  * /etc/openshell/inference.yaml; a running broker is told to reload. */
 
-#include <curl/curl.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <string.h>
-#include <systemd/sd-bus.h>
-#include <time.h>
 
-#include "bus-util.h"
+#include "cli-bus.h"
+#include "cli-output.h"
 #include "inference-files.h"
+#include "inference-probe.h"
 #include "log.h"
 #include "openshell.h"
-#include "provider-cli.h"
+#include "parse-util.h"
+#include "provider-edit.h"
 #include "string-util.h"
 
-#define BROKER_UNIT "openshell-broker.service"
-#define VERIFY_TIMEOUT_MAX_SEC 30U
-#define VERIFY_CONNECT_TIMEOUT_MS 5000L
-#define VERIFY_BODY_MAX (64U * 1024U)
 #define MODEL_NAME_MAX 512U
+#define BACKEND_WEIGHT_MAX 1000U
 
-static inline const char *strempty(const char *s) {
-        return s ?: "";
-}
-
-static inline bool isdigit_char(char c) {
-        return c >= '0' && c <= '9';
-}
-
-static inline void json_object_putp(json_object **o) {
-        if (*o)
-                json_object_put(*o);
-}
-
-void broker_notify(BrokerNotify what) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        const char *method = what == BROKER_RESTART ? "TryRestartUnit" : "ReloadOrTryRestartUnit";
+/* Tries one backend (inference-probe.h) and logs what came of it. 0 if it answered 2xx, else -EIO. */
+static int verify_backend(const InferenceProbeRequest *req) {
+        _cleanup_(inference_probe_result_done) InferenceProbeResult res = {};
+        _cleanup_free_ char *text = NULL;
         int r;
 
-        r = sd_bus_open_system(&bus);
-        if (r < 0) {
-                log_debug_errno(r, "No system bus, not notifying %s: %m", BROKER_UNIT);
-                return;
-        }
-        r = sd_bus_call_method(bus, SYSTEMD_BUS_NAME, SYSTEMD_BUS_PATH, SYSTEMD_MANAGER_IFACE, method,
-                               &error, NULL, "ss", BROKER_UNIT, "replace");
+        r = inference_probe(req, &res);
+        if (r == -ENOMEM)
+                return log_oom();
         if (r < 0)
-                log_debug("Not notifying %s: %s", BROKER_UNIT, bus_error_message(&error, r));
-}
-
-typedef struct Probe {
-        char *body;
-        size_t size;
-} Probe;
-
-static size_t probe_write(char *data, size_t size, size_t n, void *userdata) {
-        Probe *p = userdata;
-        size_t len = size * n, take = MIN(len, VERIFY_BODY_MAX - p->size);
-
-        if (take > 0) {
-                char *b = realloc(p->body, p->size + take + 1);
-                if (!b)
-                        return 0;
-                p->body = b;
-                memcpy(p->body + p->size, data, take);
-                p->size += take;
-                p->body[p->size] = 0;
-        }
-        return len;
-}
-
-/* The server's own words from an error body: OpenAI/Anthropic error.message, FastAPI (vLLM) detail,
- * Ollama error; control characters removed, at most 300 characters. */
-static char *error_message_of(const char *body) {
-        _cleanup_(json_object_putp) json_object *o = NULL;
-        json_object *e, *m;
-        const char *s = NULL;
-        char *out;
-
-        if (!body)
-                return NULL;
-        o = json_tokener_parse(body);
-        if (o && json_object_object_get_ex(o, "error", &e)) {
-                if (json_object_is_type(e, json_type_string))
-                        s = json_object_get_string(e);
-                else if (json_object_object_get_ex(e, "message", &m))
-                        s = json_object_get_string(m);
-        }
-        if (!s && o && json_object_object_get_ex(o, "detail", &m))
-                s = json_object_get_string(m);
-        if (!s && o && json_object_object_get_ex(o, "message", &m))
-                s = json_object_get_string(m);
-        if (!s)
-                s = o ? NULL : body;
-        if (isempty(s))
-                return NULL;
-        out = strndup(s, 300);
-        if (!out)
-                return NULL;
-        for (char *p = out; *p; p++)
-                if ((unsigned char) *p < ' ' || *p == 0x7f)
-                        *p = ' ';
-        return out;
-}
-
-static bool mentions_model(const char *msg) {
-        return msg && (strcasestr(msg, "model") != NULL);
-}
-
-/* Sends the minimal request to one backend. Returns 0 if it answered 2xx; otherwise logs what went
- * wrong and what to do, and returns -EIO (or -ENOMEM). */
-static int verify_backend(const char *provider, ProviderType type, const char *base, const char *model,
-                          const char *api_key, const char *api_key_name, unsigned timeout_sec) {
-        _cleanup_free_ char *url = NULL, *auth = NULL, *msg = NULL;
-        struct curl_slist *headers = NULL;
-        json_object *req, *msgs, *m;
-        Probe probe = {};
-        CURL *curl;
-        CURLcode cc;
-        long status = 0;
-        double secs = 0;
-        int r = -EIO;
-        char errbuf[CURL_ERROR_SIZE] = "";
-        const char *hint_key = api_key_name ?: provider_type_api_key(type);
-
-        if (asprintf_safe(&url, "%s%s", base,
-                          type == PROVIDER_ANTHROPIC ? "/messages" : "/chat/completions") < 0)
+                return log_error_errno(r, "Cannot verify %s: %m", strna(req->base_url));
+        if (inference_probe_explain(req, &res, &text) < 0)
                 return log_oom();
-
-        req = json_object_new_object();
-        msgs = json_object_new_array();
-        m = json_object_new_object();
-        json_object_object_add(m, "role", json_object_new_string("user"));
-        json_object_object_add(m, "content", json_object_new_string("ping"));
-        json_object_array_add(msgs, m);
-        json_object_object_add(req, "model", json_object_new_string(model));
-        json_object_object_add(req, "messages", msgs);
-        json_object_object_add(req, "max_tokens", json_object_new_int(1));
-        json_object_object_add(req, "stream", json_object_new_boolean(false));
-
-        headers = curl_slist_append(headers, "Content-Type: application/json");
-        headers = curl_slist_append(headers, "Accept: application/json");
-        if (api_key) {
-                if (type == PROVIDER_ANTHROPIC)
-                        r = asprintf_safe(&auth, "x-api-key: %s", api_key);
-                else
-                        r = asprintf_safe(&auth, "Authorization: Bearer %s", api_key);
-                if (r < 0) {
-                        json_object_put(req);
-                        curl_slist_free_all(headers);
-                        return log_oom();
-                }
-                headers = curl_slist_append(headers, auth);
-                r = -EIO;
-        }
-        if (type == PROVIDER_ANTHROPIC)
-                headers = curl_slist_append(headers, "anthropic-version: 2023-06-01");
-
-        curl = curl_easy_init();
-        if (!curl || !headers) {
-                json_object_put(req);
-                curl_slist_free_all(headers);
-                if (curl)
-                        curl_easy_cleanup(curl);
-                return log_oom();
-        }
-        (void) curl_easy_setopt(curl, CURLOPT_URL, url);
-        (void) curl_easy_setopt(curl, CURLOPT_POSTFIELDS,
-                                json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN));
-        (void) curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-        (void) curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long) timeout_sec * 1000L);
-        (void) curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-                                MIN(VERIFY_CONNECT_TIMEOUT_MS, (long) timeout_sec * 1000L));
-        (void) curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-        (void) curl_easy_setopt(curl, CURLOPT_PROXY, ""); /* the broker ignores proxy variables too */
-        (void) curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-        (void) curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-        (void) curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, probe_write);
-        (void) curl_easy_setopt(curl, CURLOPT_WRITEDATA, &probe);
-        (void) curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-        (void) curl_easy_setopt(curl, CURLOPT_USERAGENT, "openshell/" PROJECT_VERSION " (inference verify)");
-
-        cc = curl_easy_perform(curl);
-        (void) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-        (void) curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME, &secs);
-        curl_easy_cleanup(curl);
-        curl_slist_free_all(headers);
-        json_object_put(req);
-        if (auth)
-                explicit_bzero(auth, strlen(auth));
-
-        msg = error_message_of(probe.body);
-        free(probe.body);
-
-        switch (cc) {
-        case CURLE_OK:
-                break;
-        case CURLE_COULDNT_CONNECT:
-                log_error(
-                        "Cannot connect to %s: connection refused. Is the server running at %s?\n"
-                        "  (start vLLM or Ollama, or fix the URL: 'openshell provider update %s --config %s=URL')",
-                        url, base, provider, provider_type_base_url_key(type));
-                return -EIO;
-        case CURLE_COULDNT_RESOLVE_HOST:
-                log_error("Cannot resolve the host of %s: check the base URL ('openshell provider get %s')",
-                          base, provider);
-                return -EIO;
-        case CURLE_OPERATION_TIMEDOUT:
-                log_error(
-                        "No answer from %s within %us: the server may still be loading the model or be overloaded.\n"
-                        "  Retry, raise --timeout, or save the route anyway with --no-verify.",
-                        url, timeout_sec);
-                return -EIO;
-        case CURLE_SSL_CONNECT_ERROR:
-        case CURLE_PEER_FAILED_VERIFICATION:
-        case CURLE_SSL_CACERT_BADFILE:
-        case CURLE_SSL_CERTPROBLEM:
-                log_error("TLS error talking to %s: %s", base, errbuf[0] ? errbuf : curl_easy_strerror(cc));
-                return -EIO;
-        case CURLE_GOT_NOTHING:
-        case CURLE_RECV_ERROR:
-        case CURLE_SEND_ERROR:
-        case CURLE_PARTIAL_FILE:
-                log_error(
-                        "%s closed the connection without a complete answer (%s): is it an HTTP inference server, "
-                        "and is the port right?",
-                        url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
-                return -EIO;
-        case CURLE_UNSUPPORTED_PROTOCOL:
-        case CURLE_URL_MALFORMAT:
-                log_error("Invalid base URL %s: %s", base, errbuf[0] ? errbuf : curl_easy_strerror(cc));
-                return -EIO;
-        default:
-                log_error("Request to %s failed: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+        if (res.outcome != INFERENCE_PROBE_OK) {
+                log_error("%s", text);
                 return -EIO;
         }
-
-        if (status >= 200 && status < 300) {
-                log_info("Verified %s: HTTP %ld in %.0f ms", base, status, secs * 1000);
-                return 0;
-        }
-        switch (status) {
-        case 401:
-        case 403:
-                if (api_key)
-                        log_error(
-                                "%s refused the credential (HTTP %ld%s%s). Check %s: 'openshell provider update %s "
-                                "--credential %s=...'",
-                                base, status, msg ? ": " : "", strempty(msg), hint_key, provider, hint_key);
-                else
-                        log_error(
-                                "%s needs a credential (HTTP %ld%s%s) and provider '%s' has none: 'openshell "
-                                "provider update %s --credential %s=...'",
-                                base, status, msg ? ": " : "", strempty(msg), provider, provider, hint_key);
-                break;
-        case 404:
-                if (mentions_model(msg))
-                        log_error(
-                                "Model '%s' not found at %s (HTTP 404: %s).\n  Check the name the server serves: curl "
-                                "%s/models",
-                                model, base, msg, base);
-                else
-                        log_error(
-                                "%s not found (HTTP 404%s%s): is the base URL right? It usually ends in /v1 "
-                                "(e.g. http://127.0.0.1:8000/v1)",
-                                url, msg ? ": " : "", strempty(msg));
-                break;
-        case 400:
-        case 422:
-                log_error("%s rejected the test request (HTTP %ld%s%s)%s", base, status, msg ? ": " : "",
-                          strempty(msg), mentions_model(msg) ? "; check the model name" : "");
-                break;
-        case 429:
-                log_error(
-                        "%s is rate limiting (HTTP 429%s%s): the credential was accepted; retry later or use "
-                        "--no-verify",
-                        base, msg ? ": " : "", strempty(msg));
-                break;
-        default:
-                log_error("%s answered HTTP %ld%s%s%s", base, status, msg ? ": " : "", strempty(msg),
-                          status >= 500 ? " (a server error: is the model loaded? see the server's log)"
-                                        : "");
-        }
-        return r;
+        log_info("%s", text);
+        return 0;
 }
 
 typedef struct RouteArgs {
@@ -318,20 +70,16 @@ static int parse_backend(RouteArgs *a, const char *arg) {
                 return log_oom();
         comma = strrchr(s, ',');
         if (comma) {
-                char *e;
-                unsigned long w;
                 *comma = 0;
                 if (!startswith(comma + 1, "weight=")) {
                         log_error("--backend %s: expected URL or URL,weight=N", arg);
                         return -EINVAL;
                 }
-                errno = 0;
-                w = strtoul(comma + 1 + 7, &e, 10);
-                if (errno || *e || w < 1 || w > 1000 || !isdigit_char(comma[8])) {
-                        log_error("--backend %s: weight must be an integer from 1 to 1000", arg);
+                if (safe_atou(comma + 1 + strlen("weight="), &weight) < 0 || weight < 1 ||
+                    weight > BACKEND_WEIGHT_MAX) {
+                        log_error("--backend %s: weight must be an integer from 1 to %u", arg, BACKEND_WEIGHT_MAX);
                         return -EINVAL;
                 }
-                weight = (unsigned) w;
         }
         r = base_url_normalize(s, &norm, &err);
         if (r == -ENOMEM)
@@ -397,20 +145,14 @@ static int parse_route_args(int argc, char *argv[], const char *verb, RouteArgs 
                 case ARG_MODEL:
                         a->model = optarg;
                         break;
-                case ARG_TIMEOUT: {
-                        char *e;
-                        unsigned long t;
-                        errno = 0;
-                        t = strtoul(optarg, &e, 10);
-                        if (errno || *e || isempty(optarg) || !isdigit_char(optarg[0]) || t < 1 ||
-                            t > INFERENCE_TIMEOUT_MAX) {
+                case ARG_TIMEOUT:
+                        if (safe_atou(optarg, &a->timeout) < 0 || a->timeout < 1 ||
+                            a->timeout > INFERENCE_TIMEOUT_MAX) {
                                 log_error("--timeout expects seconds from 1 to %u, got '%s'",
                                           INFERENCE_TIMEOUT_MAX, optarg);
                                 return -EINVAL;
                         }
-                        a->timeout = (unsigned) t;
                         break;
-                }
                 case ARG_NO_VERIFY:
                         a->no_verify = true;
                         break;
@@ -431,8 +173,16 @@ static int parse_route_args(int argc, char *argv[], const char *verb, RouteArgs 
                 log_error("inference %s takes no positional arguments, got '%s'", verb, argv[optind]);
                 return -EINVAL;
         }
-        if (a->provider && check_provider_name(a->provider) < 0)
-                return -EINVAL;
+        if (a->provider) {
+                _cleanup_free_ char *error = NULL;
+                int r = provider_name_check(a->provider, &error);
+                if (r == -ENOMEM)
+                        return log_oom();
+                if (r < 0) {
+                        log_error("%s", error);
+                        return -EINVAL;
+                }
+        }
         if (a->model) {
                 if (isempty(a->model)) {
                         log_error("--model must not be empty");
@@ -465,7 +215,7 @@ static int load_provider_for_route(const char *name, ProviderFile *p, char **ret
                 return r;
         }
         if (r < 0) {
-                diag_list_print(&d, stderr);
+                log_diag_list(&d);
                 return log_error_errno(r, "Cannot load provider '%s'%s", name,
                                        r == -EBADMSG ? " (fix its file or re-create it)" : ": %m");
         }
@@ -495,8 +245,7 @@ static int load_provider_for_route(const char *name, ProviderFile *p, char **ret
                                 *ret_key = strdup(v);
                                 break;
                         }
-        STRV_FOREACH(s, creds)
-                explicit_bzero(*s, strlen(*s));
+        credentials_erase(creds);
         if (v && (!*ret_key || !*ret_key_name))
                 return log_oom();
         return 0;
@@ -531,7 +280,7 @@ static int route_apply(const char *verb, RouteArgs *a) {
 
         r = inference_file_load(&f, &d);
         if (r < 0) {
-                diag_list_print(&d, stderr);
+                log_diag_list(&d);
                 if (streq(verb, "update") || r != -EBADMSG)
                         return log_error_errno(r, "Cannot read the inference routes%s",
                                                r == -EBADMSG ? "" : ": %m");
@@ -587,7 +336,14 @@ static int route_apply(const char *verb, RouteArgs *a) {
                 return r;
 
         if (!a->no_verify) {
-                unsigned vt = MIN(route.timeout_seconds, VERIFY_TIMEOUT_MAX_SEC);
+                InferenceProbeRequest req = {
+                        .provider = p.name,
+                        .type = p.type,
+                        .model = route.model,
+                        .api_key = key,
+                        .api_key_name = key_name,
+                        .timeout_sec = MIN(route.timeout_seconds, INFERENCE_PROBE_TIMEOUT_MAX_SEC),
+                };
                 bool failed = false;
 
                 if (route.n_backends == 0) {
@@ -597,12 +353,14 @@ static int route_apply(const char *verb, RouteArgs *a) {
                         if (r < 0)
                                 return r == -ENOMEM ? log_oom()
                                                     : log_error_errno(r, "provider '%s': %s", p.name, err);
-                        failed = verify_backend(p.name, p.type, base, route.model, key, key_name, vt) < 0;
+                        req.base_url = base;
+                        failed = verify_backend(&req) < 0;
                 } else
-                        for (size_t i = 0; i < route.n_backends; i++)
-                                if (verify_backend(p.name, p.type, route.backends[i].url, route.model, key,
-                                                   key_name, vt) < 0)
+                        for (size_t i = 0; i < route.n_backends; i++) {
+                                req.base_url = route.backends[i].url;
+                                if (verify_backend(&req) < 0)
                                         failed = true;
+                        }
                 if (key)
                         explicit_bzero(key, strlen(key));
                 if (failed) {
@@ -704,7 +462,7 @@ static int inference_get(int argc, char *argv[]) {
                 return r == -EINVAL ? verb_usage() : r;
         r = inference_file_load(&f, &d);
         if (r < 0) {
-                diag_list_print(&d, stderr);
+                log_diag_list(&d);
                 return log_error_errno(r, "Cannot read the inference routes%s", r == -EBADMSG ? "" : ": %m");
         }
         route = inference_file_find(&f, system ? INFERENCE_ROUTE_SYSTEM : INFERENCE_ROUTE_DEFAULT);
@@ -776,7 +534,7 @@ static int inference_delete(int argc, char *argv[]) {
         name = system ? INFERENCE_ROUTE_SYSTEM : INFERENCE_ROUTE_DEFAULT;
         r = inference_file_load(&f, &d);
         if (r < 0) {
-                diag_list_print(&d, stderr);
+                log_diag_list(&d);
                 return log_error_errno(r, "Cannot read the inference routes%s", r == -EBADMSG ? "" : ": %m");
         }
         if (inference_file_remove(&f, name) == 0) {
@@ -795,7 +553,7 @@ static int inference_delete(int argc, char *argv[]) {
 #define ROUTE_FILE "/etc/openshell/inference.yaml"
 
 _Static_assert(BROKER_TIMEOUT_DEFAULT_SEC == 60 && INFERENCE_TIMEOUT_MAX == 3600 && BROKER_BACKENDS_MAX == 64 &&
-                       VERIFY_TIMEOUT_MAX_SEC == 30,
+                       INFERENCE_PROBE_TIMEOUT_MAX_SEC == 30,
                "the manual of inference set and update states these numbers");
 
 /* What the manuals of set and update share. */

@@ -40,7 +40,7 @@ static int policy_validate_run(int argc, char *argv[]) {
                 int r;
 
                 r = policy_load_file(argv[i], &p, &d);
-                diag_list_print(&d, stderr);
+                log_diag_list(&d);
                 if (r == -ENOMEM)
                         return log_oom();
                 if (r < 0) {
@@ -90,7 +90,7 @@ static int policy_compile_run(int argc, char *argv[]) {
                 return usage_error("policy compile needs exactly one FILE");
 
         r = policy_load_file(argv[optind], &p, &d);
-        diag_list_print(&d, stderr);
+        log_diag_list(&d);
         if (r == -ENOMEM)
                 return log_oom();
         if (r < 0) {

@@ -8,258 +8,71 @@
 #include <json-c/json.h>
 #include <string.h>
 
+#include "cli-bus.h"
+#include "cli-output.h"
 #include "inference-files.h"
 #include "log.h"
 #include "openshell.h"
-#include "provider-cli.h"
-#include "sandbox-name.h"
+#include "parse-util.h"
+#include "provider-edit.h"
 #include "string-util.h"
 
-static const char *const supported_types[] = { "openai", "nvidia", "anthropic", NULL };
-/* Upstream types (SPEC.md §5.1) that this implementation does not route yet. */
-static const char *const upstream_types[] = {
-        "claude",      "claude-code", "codex",         "copilot",    "deepinfra",
-        "generic",     "github",      "gitlab",        "opencode",   "google-vertex-ai",
-        "vertex",      "vertex-ai",   "google-vertex", "gcp-vertex", "google-cloud",
-        "aws-bedrock", "aws",         "aws-s3",        "outlook",    "cursor",
-        "pypi",        NULL,
-};
+/* The library's refusals and warnings are the command's messages: logged here, once. */
+static int log_refusal(int r, char *error) {
+        _cleanup_free_ char *e = error;
 
-int parse_output_format(const char *s, OutputFormat *ret) {
-        static const char *const names[] = { "table", "json", "yaml", NULL };
-        const char *hint;
-
-        for (size_t i = 0; names[i]; i++)
-                if (streq(s, names[i])) {
-                        *ret = (OutputFormat) i;
-                        return 0;
-                }
-        hint = string_suggest(s, names);
-        log_error("unknown output format '%s'%s%s%s (table, json or yaml)", s,
-                  hint ? " (did you mean '" : "", hint ?: "", hint ? "'?)" : "");
-        return -EINVAL;
+        if (r == -ENOMEM)
+                return log_oom();
+        log_error("%s", strna(e));
+        return r;
 }
 
-int parse_provider_type(const char *s, ProviderType *ret) {
-        const char *hint;
-
-        *ret = provider_type_from_string(s);
-        if (*ret >= 0)
-                return 0;
-        for (size_t i = 0; upstream_types[i]; i++)
-                if (streq(s, upstream_types[i])) {
-                        log_error(
-                                "provider type '%s' is not supported yet: inference routing supports openai, nvidia "
-                                "and anthropic (any OpenAI-compatible server, e.g. vLLM or Ollama, is 'openai')",
-                                s);
-                        return -EOPNOTSUPP;
-                }
-        hint = string_suggest(s, supported_types);
-        if (hint)
-                log_error("unknown provider type '%s' (did you mean '%s'?)", s, hint);
-        else
-                log_error("unknown provider type '%s' (supported: openai, nvidia, anthropic)", s);
-        return -EINVAL;
+static void log_warnings(char **warnings) {
+        STRV_FOREACH(w, warnings)
+                log_warning("warning: %s", *w);
 }
 
-int check_provider_name(const char *name) {
-        if (sandbox_name_is_valid(name))
-                return 0;
-        if (isempty(name))
-                log_error("provider name must not be empty");
-        else if (strlen(name) > SANDBOX_NAME_MAX)
-                log_error("provider name '%.*s...' is too long (at most %d characters)", 20, name,
-                          SANDBOX_NAME_MAX);
-        else
-                log_error(
-                        "invalid provider name '%s': use letters, digits, '-' and '_', starting with a letter or "
-                        "digit (e.g. local-vllm)",
-                        name);
-        return -EINVAL;
+static int check_provider_name(const char *name) {
+        char *error = NULL;
+        int r;
+
+        r = provider_name_check(name, &error);
+        return r < 0 ? log_refusal(r, error) : 0;
 }
 
-/* The config keys of a type (SPEC.md §5.1). */
-static const char *const *type_config_keys(ProviderType t) {
-        static const char *const openai[] = { "OPENAI_BASE_URL", NULL };
-        static const char *const nvidia[] = { "NVIDIA_BASE_URL", NULL };
-        static const char *const anthropic[] = { "ANTHROPIC_BASE_URL", NULL };
-        switch (t) {
-        case PROVIDER_OPENAI:
-                return openai;
-        case PROVIDER_NVIDIA:
-                return nvidia;
-        case PROVIDER_ANTHROPIC:
-                return anthropic;
-        default:
-                return NULL;
-        }
-}
+static int parse_provider_type(const char *s, ProviderType *ret) {
+        char *error = NULL;
+        int r;
 
-/* Options shared by create and update. */
-typedef struct ProviderEdit {
-        char **credentials; /* KEY=VALUE; VALUE "" on update means remove */
-        char **config; /* KEY=VALUE; VALUE "" on update means remove */
-        bool from_existing;
-} ProviderEdit;
-
-static void provider_edit_done(ProviderEdit *e) {
-        STRV_FOREACH(s, e->credentials)
-                explicit_bzero(*s, strlen(*s));
-        strv_free(e->credentials);
-        strv_free(e->config);
+        r = provider_type_parse(s, ret, &error);
+        return r < 0 ? log_refusal(r, error) : 0;
 }
 
 static int edit_add_credential(ProviderEdit *e, const char *arg, bool update) {
-        _cleanup_free_ char *key = NULL, *value = NULL, *err = NULL;
+        char *error = NULL;
         int r;
 
-        r = parse_key_value(arg, true, &key, &value, &err);
-        if (r == -ENOMEM)
-                return log_oom();
-        if (r < 0) {
-                log_error("--credential: %s", err);
-                return -EINVAL;
-        }
-        if (!value) {
-                /* upstream: a bare KEY takes its value from the local environment */
-                const char *v = secure_getenv(key);
-                if (!v) {
-                        log_error(
-                                "--credential %s: %s is not set in the environment (write --credential %s=VALUE)",
-                                key, key, key);
-                        return -EINVAL;
-                }
-                if (strpbrk(v, "\r\n")) {
-                        log_error("--credential %s: the value in the environment must be a single line",
-                                  key);
-                        return -EINVAL;
-                }
-                value = strdup(v);
-                if (!value)
-                        return log_oom();
-        }
-        if (isempty(value) && !update) {
-                log_error("--credential %s: empty value (a server that needs no key needs no --credential)",
-                          key);
-                return -EINVAL;
-        }
-        if (kv_get(e->credentials, key)) {
-                log_error("--credential %s given twice", key);
-                return -EINVAL;
-        }
-        r = kv_set(&e->credentials, key, value);
-        explicit_bzero(value, strlen(value));
-        return r < 0 ? log_oom() : 0;
+        r = provider_edit_add_credential(e, arg, update, &error);
+        return r < 0 ? log_refusal(r, error) : 0;
 }
 
 static int edit_add_config(ProviderEdit *e, const char *arg, bool update) {
-        _cleanup_free_ char *key = NULL, *value = NULL, *err = NULL;
+        char *error = NULL;
         int r;
 
-        r = parse_key_value(arg, false, &key, &value, &err);
-        if (r == -ENOMEM)
-                return log_oom();
-        if (r < 0) {
-                log_error("--config: %s", err);
-                return -EINVAL;
-        }
-        if (isempty(value) && !update) {
-                log_error("--config %s: empty value", key);
-                return -EINVAL;
-        }
-        if (!isempty(value) && endswith(key, "_BASE_URL")) {
-                _cleanup_free_ char *norm = NULL;
-                r = base_url_normalize(value, &norm, &err);
-                if (r == -ENOMEM)
-                        return log_oom();
-                if (r < 0) {
-                        log_error("--config %s: %s", key, err);
-                        return -EINVAL;
-                }
-                free(value);
-                value = TAKE_PTR(norm);
-        }
-        if (kv_get(e->config, key)) {
-                log_error("--config %s given twice", key);
-                return -EINVAL;
-        }
-        return kv_set(&e->config, key, value) < 0 ? log_oom() : 0;
+        r = provider_edit_add_config(e, arg, update, &error);
+        return r < 0 ? log_refusal(r, error) : 0;
 }
 
-/* Applies an edit to a provider and its credentials; warns about keys the type does not use. */
-static int provider_apply_edit(ProviderFile *p, char ***creds, const ProviderEdit *e) {
-        const char *api_key = provider_type_api_key(p->type);
-        const char *const *known = type_config_keys(p->type);
+static int apply_edit(const ProviderEdit *e, ProviderFile *p, char ***creds) {
+        _cleanup_strv_free_ char **warnings = NULL;
+        char *error = NULL;
+        int r;
 
-        if (e->from_existing) {
-                const char *v = secure_getenv(api_key);
-                if (isempty(v)) {
-                        log_error("--from-existing: %s is not set in the environment", api_key);
-                        return -EINVAL;
-                }
-                if (strpbrk(v, "\r\n")) {
-                        log_error("--from-existing: %s must be a single line", api_key);
-                        return -EINVAL;
-                }
-                if (!kv_get(e->credentials, api_key) && kv_set(creds, api_key, v) < 0)
-                        return log_oom();
-        }
-
-        STRV_FOREACH(s, e->config) {
-                const char *eq = strchr(*s, '=');
-                _cleanup_free_ char *key = strndup(*s, (size_t) (eq - *s));
-                bool is_known = false;
-
-                if (!key)
-                        return log_oom();
-                for (size_t i = 0; known && known[i]; i++)
-                        is_known = is_known || streq(known[i], key);
-                if (!is_known) {
-                        const char *hint = string_suggest(key, known);
-                        if (hint) {
-                                log_error("--config %s: %s providers do not use %s (did you mean '%s'?)",
-                                          key, provider_type_to_string(p->type), key, hint);
-                                return -EINVAL;
-                        }
-                        log_warning(
-                                "warning: --config %s: not used by %s providers (they use %s); stored anyway",
-                                key, provider_type_to_string(p->type), known ? known[0] : "-");
-                }
-                if (isempty(eq + 1))
-                        (void) kv_unset(p->config, key);
-                else if (kv_set(&p->config, key, eq + 1) < 0)
-                        return log_oom();
-        }
-
-        STRV_FOREACH(s, e->credentials) {
-                const char *eq = strchr(*s, '=');
-                _cleanup_free_ char *key = strndup(*s, (size_t) (eq - *s));
-
-                if (!key)
-                        return log_oom();
-                if (!streq(key, api_key))
-                        log_warning(
-                                "warning: --credential %s: the broker injects %s for %s providers; %s is used only "
-                                "when %s is absent",
-                                key, api_key, provider_type_to_string(p->type), key, api_key);
-                if (isempty(eq + 1))
-                        (void) kv_unset(*creds, key);
-                else if (kv_set(creds, key, eq + 1) < 0)
-                        return log_oom();
-        }
-
-        /* credential_keys: the names the credentials file holds */
-        strv_free(p->credential_keys);
-        p->credential_keys = NULL;
-        STRV_FOREACH(s, *creds) {
-                _cleanup_free_ char *key = strndup(*s, strcspn(*s, "="));
-                if (!key || strv_consume(&p->credential_keys, TAKE_PTR(key)) < 0)
-                        return log_oom();
-        }
-        return 0;
+        r = provider_edit_apply(e, p, creds, &warnings, &error);
+        log_warnings(warnings);
+        return r < 0 ? log_refusal(r, error) : 0;
 }
-
-static int routes_using(const char *name, char ***ret);
 
 /* The broker loads a provider only for the routes that name it, and its secrets only when it starts
  * (LoadCredential=): a running broker needs a restart for new secrets of a provider in use, a reload
@@ -267,7 +80,7 @@ static int routes_using(const char *name, char ***ret);
 static void notify_broker_of(const char *name, bool secrets_changed) {
         _cleanup_strv_free_ char **routes = NULL;
 
-        if (routes_using(name, &routes) < 0 || !routes)
+        if (provider_routes_using(name, &routes) < 0 || !routes)
                 return;
         broker_notify(secrets_changed ? BROKER_RESTART : BROKER_RELOAD);
 }
@@ -289,7 +102,7 @@ static int report_load_error(int r, const char *name, DiagList *d) {
                 log_error("provider '%s' not found (see 'openshell provider list')", name);
                 return -ENOENT;
         }
-        diag_list_print(d, stderr);
+        log_diag_list(d);
         if (r == -EBADMSG)
                 return log_error_errno(r, "provider '%s' is invalid (fix or delete its file)", name);
         if (r == -EACCES)
@@ -386,7 +199,7 @@ static int provider_create(int argc, char *argv[]) {
         p.name = strdup(name);
         if (!p.name)
                 return log_oom();
-        r = provider_apply_edit(&p, &creds, &e);
+        r = apply_edit(&e, &p, &creds);
         if (r < 0)
                 return r == -EINVAL ? verb_usage() : r;
 
@@ -394,13 +207,11 @@ static int provider_create(int argc, char *argv[]) {
         if (creds) {
                 r = credentials_save(name, creds);
                 if (r < 0) {
-                        STRV_FOREACH(s, creds)
-                                explicit_bzero(*s, strlen(*s));
+                        credentials_erase(creds);
                         return report_write_error(r, "the credentials");
                 }
         }
-        STRV_FOREACH(s, creds)
-                explicit_bzero(*s, strlen(*s));
+        credentials_erase(creds);
         r = provider_file_save(&p);
         if (r < 0)
                 return report_write_error(r, "the provider file");
@@ -474,13 +285,12 @@ static int provider_update(int argc, char *argv[]) {
                 return log_error_errno(r, "Cannot read the credentials of '%s': %s", name,
                                        r == -EBADMSG ? "a line is not KEY=VALUE" : strerror(-r));
 
-        r = provider_apply_edit(&p, &creds, &e);
+        r = apply_edit(&e, &p, &creds);
         if (r < 0)
                 return r == -EINVAL ? verb_usage() : r;
         if (e.credentials || e.from_existing) {
                 r = credentials_save(name, creds);
-                STRV_FOREACH(s, creds)
-                        explicit_bzero(*s, strlen(*s));
+                credentials_erase(creds);
                 if (r < 0)
                         return report_write_error(r, "the credentials");
         }
@@ -500,24 +310,6 @@ static const char *credential_state(char *const *creds, int creds_r, const char 
         if (creds_r < 0)
                 return "missing";
         return kv_get(creds, key) ? "set" : "missing";
-}
-
-static int routes_using(const char *name, char ***ret) {
-        _cleanup_(inference_file_done) InferenceFile f = {};
-        _cleanup_(diag_list_done) DiagList d = {};
-        char **l = NULL;
-        int r;
-
-        r = inference_file_load(&f, &d);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < f.n_routes; i++)
-                if (streq(f.routes[i].provider, name) && strv_extend(&l, f.routes[i].name) < 0) {
-                        strv_free(l);
-                        return -ENOMEM;
-                }
-        *ret = l;
-        return 0;
 }
 
 static json_object *provider_to_json(const ProviderFile *p, char *const *creds, int creds_r) {
@@ -582,7 +374,7 @@ static int provider_get(int argc, char *argv[]) {
         if (r < 0)
                 return report_load_error(r, name, &d);
         creds_r = credentials_load(name, &creds);
-        (void) routes_using(name, &routes);
+        (void) provider_routes_using(name, &routes);
 
         if (fmt == OUTPUT_JSON) {
                 json_object *o = provider_to_json(&p, creds, creds_r);
@@ -622,8 +414,7 @@ static int provider_get(int argc, char *argv[]) {
                 if (creds_r == -EACCES || creds_r == -EPERM)
                         printf("(run as root to see which credentials are set)\n");
         }
-        STRV_FOREACH(s, creds)
-                explicit_bzero(*s, strlen(*s));
+        credentials_erase(creds);
         return EXIT_SUCCESS;
 }
 
@@ -641,7 +432,7 @@ static int provider_list(int argc, char *argv[]) {
         _cleanup_strv_free_ char **names = NULL;
         OutputFormat fmt = OUTPUT_TABLE;
         bool names_only = false;
-        unsigned long limit = 100, offset = 0;
+        uint64_t limit = 100, offset = 0;
         json_object *arr = NULL;
         size_t wn = strlen("NAME"), n_shown = 0;
         int c, r;
@@ -659,17 +450,11 @@ static int provider_list(int argc, char *argv[]) {
                         names_only = true;
                         break;
                 case ARG_LIMIT:
-                case ARG_OFFSET: {
-                        char *e;
-                        unsigned long v;
-                        errno = 0;
-                        v = strtoul(optarg, &e, 10);
-                        if (errno || *e || isempty(optarg) || optarg[0] == '-')
+                case ARG_OFFSET:
+                        if (safe_atou64(optarg, c == ARG_LIMIT ? &limit : &offset) < 0)
                                 return usage_error("--%s expects a number, got '%s'",
                                                    c == ARG_LIMIT ? "limit" : "offset", optarg);
-                        *(c == ARG_LIMIT ? &limit : &offset) = v;
                         break;
-                }
                 case ARG_ALL_WS:
                         break; /* one host, one workspace */
                 default:
@@ -706,7 +491,7 @@ static int provider_list(int argc, char *argv[]) {
                 }
                 r = provider_file_load(names[i], &p, &d);
                 if (r < 0) {
-                        diag_list_print(&d, stderr);
+                        log_diag_list(&d);
                         if (d.n_items == 0)
                                 log_warning_errno(r, "warning: cannot read provider '%s': %m", names[i]);
                         if (fmt == OUTPUT_TABLE)
@@ -716,8 +501,7 @@ static int provider_list(int argc, char *argv[]) {
                 if (fmt == OUTPUT_JSON) {
                         creds_r = credentials_load(names[i], &creds);
                         json_object_array_add(arr, provider_to_json(&p, creds, creds_r));
-                        STRV_FOREACH(s, creds)
-                                explicit_bzero(*s, strlen(*s));
+                        credentials_erase(creds);
                         continue;
                 }
                 if (fmt == OUTPUT_YAML) {
@@ -779,7 +563,7 @@ static int provider_delete(int argc, char *argv[]) {
                 _cleanup_strv_free_ char **routes = NULL;
                 bool had_yaml, had_creds;
 
-                if (routes_using(argv[i], &routes) >= 0 && routes) {
+                if (provider_routes_using(argv[i], &routes) >= 0 && routes) {
                         log_error(
                                 "provider '%s' is used by inference route '%s'; point the route elsewhere first "
                                 "('openshell inference set --provider OTHER ...' or 'openshell inference delete')",

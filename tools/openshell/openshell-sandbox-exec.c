@@ -21,9 +21,11 @@
 
 #include "bus-util.h"
 #include "cli-bus.h"
+#include "fileio.h"
 #include "fs-util.h"
 #include "log.h"
 #include "openshell.h"
+#include "parse-util.h"
 #include "sandbox-name.h"
 #include "sandbox-spec.h"
 #include "sandbox-unit.h"
@@ -76,37 +78,36 @@ static void exec_session_done(ExecSession *s) {
         sd_event_unref(s->event);
 }
 
+/* agent.properties holds one unit setting per line, as the supervisor applied them. */
+#define AGENT_PROPERTIES_MAX (1024U * 1024U)
+
 static int read_agent_properties(const char *name, char ***ret) {
-        _cleanup_free_ char *dir = NULL, *path = NULL, *line = NULL;
+        _cleanup_free_ char *dir = NULL, *path = NULL, *text = NULL;
         _cleanup_strv_free_ char **l = NULL;
-        _cleanup_fclose_ FILE *f = NULL;
-        size_t n = 0;
-        ssize_t k;
+        int r;
 
         if (sandbox_runtime_path(name, &dir) < 0 || asprintf_safe(&path, "%s/%s", dir, SANDBOX_AGENT_PROPERTIES) < 0)
                 return log_oom();
-        f = fopen(path, "re");
-        if (!f) {
-                if (errno == ENOENT) {
-                        _cleanup_free_ char *spec = NULL;
-                        if (sandbox_spec_path(name, &spec) < 0)
-                                return log_oom();
-                        if (access(spec, F_OK) < 0)
-                                log_error("No sandbox '%s' (no spec %s).", name, spec);
-                        else
-                                log_error("Sandbox '%s' is not running (start it with 'systemctl start "
-                                          "openshell-sandbox@%s').",
-                                          name, name);
-                        return -ESRCH;
-                }
-                return log_error_errno(errno, "Failed to read %s: %m", path);
+        r = read_full_file(path, AGENT_PROPERTIES_MAX, &text, NULL);
+        if (r == -ENOENT) {
+                _cleanup_free_ char *spec = NULL;
+                if (sandbox_spec_path(name, &spec) < 0)
+                        return log_oom();
+                if (access(spec, F_OK) < 0)
+                        log_error("No sandbox '%s' (no spec %s).", name, spec);
+                else
+                        log_error("Sandbox '%s' is not running (start it with 'systemctl start "
+                                  "openshell-sandbox@%s').",
+                                  name, name);
+                return -ESRCH;
         }
-        while ((k = getline(&line, &n, f)) > 0) {
-                if (line[k - 1] == '\n')
-                        line[k - 1] = 0;
-                if (isempty(line))
-                        continue;
-                if (strv_extend(&l, line) < 0)
+        if (r < 0)
+                return log_error_errno(r, "Failed to read %s: %m", path);
+        for (char *line = text, *next; line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = 0;
+                if (!isempty(line) && strv_extend(&l, line) < 0)
                         return log_oom();
         }
         if (!l) {
@@ -532,11 +533,8 @@ static int parse_exec_args(int argc, char *argv[], bool connect, ExecRequest *re
                         req->workdir = optarg;
                         break;
                 case ARG_TIMEOUT: {
-                        char *end;
-                        unsigned long long v;
-                        errno = 0;
-                        v = strtoull(optarg, &end, 10);
-                        if (errno != 0 || end == optarg || *end || optarg[0] == '-' || v > UINT64_MAX / 1000000ULL) {
+                        uint64_t v;
+                        if (safe_atou64(optarg, &v) < 0 || v > UINT64_MAX / 1000000ULL) {
                                 log_error("--timeout %s: expected seconds (0: none)", optarg);
                                 return -EINVAL;
                         }

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <getopt.h>
@@ -12,14 +13,17 @@
 
 #include "bus-util.h"
 #include "cli-bus.h"
+#include "fileio.h"
 #include "fs-util.h"
 #include "log.h"
 #include "openshell.h"
+#include "parse-util.h"
 #include "sandbox-name.h"
 #include "policy-compile.h"
 #include "policy.h"
 #include "sandbox-spec.h"
 #include "string-util.h"
+#include "yaml-node.h"
 
 typedef struct SandboxRow {
         char *name;
@@ -218,67 +222,38 @@ static double elapsed(const struct timespec *t0) {
 
 static int random_name(char **ret) {
         uint8_t b[3];
-        FILE *f = fopen("/dev/urandom", "re");
 
-        if (!f || fread(b, 1, sizeof b, f) != sizeof b) {
-                if (f)
-                        fclose(f);
+        if (getrandom(b, sizeof b, 0) != (ssize_t) sizeof b)
                 return -EIO;
-        }
-        fclose(f);
         return asprintf_safe(ret, "sandbox-%02x%02x%02x", b[0], b[1], b[2]);
-}
-
-static int parse_port(const char *s, uint16_t *ret) {
-        char *end;
-        unsigned long v;
-
-        errno = 0;
-        v = strtoul(s, &end, 10);
-        if (errno != 0 || end == s || *end || v < 1 || v > 65535 || s[0] == '-' || s[0] == '+')
-                return -EINVAL;
-        *ret = (uint16_t) v;
-        return 0;
 }
 
 /* Writes the spec to SANDBOX_SPEC_DIR/NAME.yaml, refusing to replace an existing sandbox. */
 static int write_spec(const char *name, const SandboxSpec *spec) {
-        _cleanup_free_ char *path = NULL, *tmp = NULL;
+        _cleanup_free_ char *path = NULL, *text = NULL;
         _cleanup_fclose_ FILE *f = NULL;
-        _cleanup_close_ int fd = -EBADF;
+        size_t size = 0;
         int r;
 
         r = sandbox_spec_path(name, &path);
-        if (r < 0 || asprintf_safe(&tmp, "%s.tmp-%d", path, (int) getpid()) < 0)
+        if (r < 0)
                 return log_oom();
-        if (mkdir("/etc/openshell", 0755) < 0 && errno != EEXIST)
-                return log_error_errno(errno, "Failed to create /etc/openshell: %m");
-        if (mkdir(SANDBOX_SPEC_DIR, 0755) < 0 && errno != EEXIST)
-                return log_error_errno(errno, "Failed to create %s: %m", SANDBOX_SPEC_DIR);
-
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (fd < 0)
-                return log_error_errno(errno, "Failed to create %s: %m", tmp);
-        f = fdopen(TAKE_FD(fd), "w");
+        f = open_memstream(&text, &size);
         if (!f)
                 return log_oom();
         fprintf(f, "# Sandbox '%s', written by 'openshell sandbox create'.\n", name);
         r = sandbox_spec_write(spec, f);
-        if (r >= 0 && (fflush(f) != 0 || fsync(fileno(f)) < 0))
-                r = -errno;
-        if (r < 0) {
-                (void) unlink(tmp);
-                return log_error_errno(r, "Failed to write %s: %m", tmp);
-        }
-        /* link() + unlink() instead of rename(): never replaces a spec created meanwhile. */
-        if (link(tmp, path) < 0) {
-                r = -errno;
-                (void) unlink(tmp);
-                if (r == -EEXIST)
-                        return log_error_errno(r, "Sandbox '%s' already exists (%s); delete it first.", name, path);
+        if (r >= 0 && fflush(f) != 0)
+                r = -ENOMEM;
+        if (r < 0)
+                return log_error_errno(r, "Failed to format the spec of sandbox '%s': %m", name);
+
+        /* NOREPLACE: never replaces a spec created meanwhile. */
+        r = write_file_atomic(path, text, size, 0644, WRITE_FILE_MKDIR | WRITE_FILE_NOREPLACE);
+        if (r == -EEXIST)
+                return log_error_errno(r, "Sandbox '%s' already exists (%s); delete it first.", name, path);
+        if (r < 0)
                 return log_error_errno(r, "Failed to create %s: %m", path);
-        }
-        (void) unlink(tmp);
         return 0;
 }
 
@@ -289,12 +264,12 @@ static int write_spec(const char *name, const SandboxSpec *spec) {
 static int install_policy(const char *name, const char *src, char **ret_path) {
         _cleanup_(diag_list_done) DiagList d = {};
         _cleanup_(policy_freep) Policy *p = NULL;
-        _cleanup_free_ char *dst = NULL, *tmp = NULL;
-        _cleanup_close_ int in = -EBADF, out = -EBADF;
+        _cleanup_free_ char *dst = NULL, *text = NULL;
+        size_t size;
         int r;
 
         r = policy_load_file(src, &p, &d);
-        diag_list_print(&d, stderr);
+        log_diag_list(&d);
         if (r == -EBADMSG) {
                 log_error("--policy %s is invalid; no sandbox created.", src);
                 return -EBADMSG;
@@ -302,26 +277,14 @@ static int install_policy(const char *name, const char *src, char **ret_path) {
         if (r < 0)
                 return log_error_errno(r, "--policy %s: %m", src);
 
-        if (sandbox_policy_copy_path(name, &dst) < 0 ||
-            asprintf_safe(&tmp, "%s.tmp-%d", dst, (int) getpid()) < 0)
+        if (sandbox_policy_copy_path(name, &dst) < 0)
                 return log_oom();
-        if ((mkdir("/etc/openshell", 0755) < 0 && errno != EEXIST) || (mkdir(POLICIES_DIR, 0755) < 0 && errno != EEXIST))
-                return log_error_errno(errno, "Failed to create " POLICIES_DIR ": %m");
-        in = open(src, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (in < 0)
-                return log_error_errno(errno, "--policy %s: %m", src);
-        out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (out < 0)
-                return log_error_errno(errno, "Failed to create %s: %m", tmp);
-        r = copy_fd(in, out);
-        if (r >= 0 && fsync(out) < 0)
-                r = -errno;
-        if (r >= 0 && rename(tmp, dst) < 0)
-                r = -errno;
-        if (r < 0) {
-                (void) unlink(tmp);
+        r = read_full_file(src, YAML_FILE_SIZE_MAX, &text, &size);
+        if (r < 0)
+                return log_error_errno(r, "--policy %s: %m", src);
+        r = write_file_atomic(dst, text, size, 0644, WRITE_FILE_MKDIR);
+        if (r < 0)
                 return log_error_errno(r, "Failed to install the policy as %s: %m", dst);
-        }
         *ret_path = TAKE_PTR(dst);
         return 0;
 }
@@ -641,7 +604,7 @@ static int load_spec_quiet(const char *name, SandboxSpec **ret) {
         if (r == -ENOENT)
                 return r;
         if (r < 0) {
-                diag_list_print(&d, stderr);
+                log_diag_list(&d);
                 return log_error_errno(r, "Sandbox spec %s is invalid.", path);
         }
         return 0;

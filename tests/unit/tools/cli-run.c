@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <check.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -58,4 +62,45 @@ void cli_run(CliRun *r, const char *root, char *const *env_extra, char *const *a
         cli_read_fd(err, r->err, sizeof r->err);
         close(out);
         close(err);
+}
+
+void fake_gpu_start(const char *api_key, const char *extra, pid_t *ret_pid, unsigned *ret_port) {
+        char cmd[1024], line[512];
+        const char *fake = secure_getenv("OPENSHELL_FAKE_GPU");
+        unsigned port = 0;
+        int pipefd[2];
+        pid_t pid;
+        FILE *f;
+
+        ck_assert_ptr_nonnull(fake);
+        ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                dup2(pipefd[1], 2);
+                snprintf(cmd, sizeof cmd, "exec '%s' -l 127.0.0.1:0 -m served-model --require-api-key %s %s", fake,
+                         api_key, extra ?: "");
+                execl("/bin/sh", "sh", "-c", cmd, (char *) NULL);
+                _exit(127);
+        }
+        close(pipefd[1]);
+        f = fdopen(pipefd[0], "r");
+        ck_assert_ptr_nonnull(f);
+        while (fgets(line, sizeof line, f)) {
+                const char *p = strstr(line, " port ");
+                if (p && sscanf(p, " port %u", &port) == 1)
+                        break;
+        }
+        fclose(f); /* the server ignores SIGPIPE: later log lines are dropped */
+        *ret_pid = pid;
+        ck_assert_msg(port > 0, "the fake GPU server did not start");
+        *ret_port = port;
+}
+
+void fake_gpu_stop(pid_t *pid) {
+        if (*pid <= 0)
+                return;
+        kill(*pid, SIGTERM);
+        waitpid(*pid, NULL, 0);
+        *pid = -1;
 }

@@ -49,36 +49,9 @@ static void expect(const Run *r, int status, const char *in_err) {
                               in_err, r->out, r->err);
 }
 
-/* Starts the mock GPU server on a free port; its "listening on ... port N" line (stderr, read through a
- * pipe) says when it is ready and which port it got. */
 static void start_fake(const char *extra) {
-        char cmd[1024], line[512];
-        const char *fake = secure_getenv("OPENSHELL_FAKE_GPU");
-        int pipefd[2];
-        FILE *f;
-
-        if (!fake)
-                return;
-        ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
-        fake_pid = fork();
-        ck_assert_int_ge(fake_pid, 0);
-        if (fake_pid == 0) {
-                dup2(pipefd[1], 2);
-                snprintf(cmd, sizeof cmd, "exec '%s' -l 127.0.0.1:0 -m served-model --require-api-key %s %s",
-                         fake, SECRET, extra ?: "");
-                execl("/bin/sh", "sh", "-c", cmd, (char *) NULL);
-                _exit(127);
-        }
-        close(pipefd[1]);
-        f = fdopen(pipefd[0], "r");
-        ck_assert_ptr_nonnull(f);
-        while (fgets(line, sizeof line, f)) {
-                const char *p = strstr(line, " port ");
-                if (p && sscanf(p, " port %u", &fake_port) == 1)
-                        break;
-        }
-        fclose(f); /* the server ignores SIGPIPE: later log lines are dropped */
-        ck_assert_msg(fake_port > 0, "the fake GPU server did not start");
+        if (secure_getenv("OPENSHELL_FAKE_GPU"))
+                fake_gpu_start(SECRET, extra, &fake_pid, &fake_port);
 }
 
 static void setup(void) {
@@ -87,11 +60,7 @@ static void setup(void) {
 
 static void teardown(void) {
         char cmd[512];
-        if (fake_pid > 0) {
-                kill(fake_pid, SIGTERM);
-                waitpid(fake_pid, NULL, 0);
-                fake_pid = -1;
-        }
+        fake_gpu_stop(&fake_pid);
         fake_port = 0;
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
         (void) !system(cmd);
