@@ -83,16 +83,7 @@ static int load_spec(const char *name, SandboxSpec **ret) {
                 return log_oom();
 
         r = sandbox_spec_load(path, ret, &diags);
-        for (size_t i = 0; i < diags.n_items; i++) {
-                _cleanup_free_ char *line = NULL;
-
-                if (diag_format(&diags.items[i], &line) < 0)
-                        return log_oom();
-                if (diags.items[i].level == DIAG_ERROR)
-                        log_error("%s", line);
-                else
-                        log_warning("%s", line);
-        }
+        log_diag_list(&diags);
         if (r == -EBADMSG)
                 return log_error_errno(r, "Sandbox spec %s is invalid, not starting sandbox '%s'.", path, name);
         if (r < 0)
@@ -102,21 +93,6 @@ static int load_spec(const char *name, SandboxSpec **ret) {
 
 #define PROFILES_DIR SANDBOX_PROFILES_DIR
 #define DEFAULT_POLICY SANDBOX_DEFAULT_POLICY
-
-static void log_diags(const DiagList *diags) {
-        for (size_t i = 0; i < diags->n_items; i++) {
-                _cleanup_free_ char *line = NULL;
-
-                if (diag_format(&diags->items[i], &line) < 0) {
-                        log_oom();
-                        return;
-                }
-                if (diags->items[i].level == DIAG_ERROR)
-                        log_error("%s", line);
-                else
-                        log_warning("%s", line);
-        }
-}
 
 /* A profile (--from) gives the command, forwards and providers when the spec has none, its
  * environment first, and its policy unless the spec names one. */
@@ -130,7 +106,7 @@ static int apply_profile(const char *name, SandboxSpec *spec, char **ret_policy)
             asprintf_safe(&policy, PROFILES_DIR "/%s/policy.yaml", spec->profile) < 0)
                 return log_oom();
         r = sandbox_spec_load(path, &profile, &diags);
-        log_diags(&diags);
+        log_diag_list(&diags);
         if (r < 0)
                 return log_error_errno(r, "Sandbox '%s': cannot use profile '%s' (%s): %m", name, spec->profile, path);
 
@@ -168,7 +144,7 @@ static int compile_policy(const char *name, const SandboxSpec *spec, const char 
         int r;
 
         r = policy_load_file(path, &policy, &diags);
-        log_diags(&diags);
+        log_diag_list(&diags);
         if (r == -EBADMSG)
                 return log_error_errno(r, "Policy %s is invalid, not starting sandbox '%s'.", path, name);
         if (r < 0)
