@@ -958,7 +958,6 @@ static int parse_partial(const char *file, const YamlNode *root, Policy **ret, D
         p->file = file ? strdup(file) : NULL;
         if (file && !p->file)
                 return -ENOMEM;
-        p->memory_deny_write_execute = true;
 
         v = yaml_mapping_get(root, "version");
         if (!v)

@@ -191,7 +191,7 @@ typedef struct Policy {
         size_t n_syscalls_deny;
         PolicyPath *inaccessible;
         size_t n_inaccessible;
-        bool memory_deny_write_execute; /* default true */
+        bool memory_deny_write_execute; /* opt-in: default false, JIT runtimes need W+X memory */
         uint16_t *tcp_connect_ports;    /* loopback ports besides the proxy the agent may connect to */
         size_t n_tcp_connect_ports;
         uint16_t *tcp_bind_ports;       /* if set, Landlock restricts bind() to these */

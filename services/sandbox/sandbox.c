@@ -27,6 +27,7 @@
 #include "parse-util.h"
 #include "policy-compile.h"
 #include "policy.h"
+#include "sandbox-kill.h"
 #include "sandbox-name.h"
 #include "sandbox-oom.h"
 #include "sandbox-tasks.h"
@@ -48,6 +49,9 @@ typedef struct Supervisor {
         bool agent_started;      /* the start job is done */
         bool agent_seen_running; /* the agent unit was seen activating or active */
         bool agent_ended;
+        uint64_t agent_start_usec; /* CLOCK_MONOTONIC when systemd had started it; 0: not seen */
+        /* The agent unit's settings as sent: what protections it runs under. */
+        char **agent_settings;
         /* Last values systemd reported for the agent's main process. */
         char *result;
         int exec_main_code; /* CLD_EXITED, CLD_KILLED, ... */
@@ -69,6 +73,7 @@ static void supervisor_done(Supervisor *s) {
         free(s->agent_unit);
         free(s->agent_path);
         free(s->result);
+        strv_free(s->agent_settings);
         sd_bus_flush_close_unref(s->bus);
         sd_event_unref(s->event);
 }
@@ -336,6 +341,10 @@ static int agent_exit_status(const Supervisor *s) {
         return s->result && streq(s->result, "success") ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+static bool supervisor_agent_oom_killed(const Supervisor *s) {
+        return (s->result && streq(s->result, "oom-kill")) || s->oom_watch.oom;
+}
+
 /* The OOM killer ended the agent (or one of its processes): say so, with the limit it exceeded, as an
  * audit event (sandbox-oom.h). */
 static void supervisor_report_oom(Supervisor *s) {
@@ -350,11 +359,40 @@ static void supervisor_report_oom(Supervisor *s) {
                 .binary = s->binary,
         };
 
-        if (!(s->result && streq(s->result, "oom-kill")) && !s->oom_watch.oom)
+        if (!supervisor_agent_oom_killed(s))
                 return;
         if (sandbox_oom_event_fields(&ev, &fields) < 0)
                 return (void) log_oom();
         (void) log_journal_fields(LOG_ERR, fields);
+}
+
+/* The agent's main process died of a signal systemd counts as a failure (not the SIGTERM of a stop),
+ * other than an OOM kill (reported above): name the protection that likely did it (sandbox-kill.h), as
+ * an audit event that is also the log line. Returns true if it wrote one. */
+static bool supervisor_report_kill(Supervisor *s) {
+        _cleanup_strv_free_ char **fields = NULL;
+        uint64_t now;
+        SandboxKillEvent ev = {
+                .sandbox = s->name,
+                .agent_unit = s->agent_unit,
+                .signal = s->exec_main_status,
+                .unit = s->agent_settings,
+                .pid = s->main_pid,
+                .binary = s->binary,
+        };
+
+        if ((s->exec_main_code != CLD_KILLED && s->exec_main_code != CLD_DUMPED) ||
+            (s->result && streq(s->result, "success")) || supervisor_agent_oom_killed(s))
+                return false;
+        /* Never seen started: it died before the supervisor heard of its start, which is early too. */
+        ev.early = s->agent_start_usec == 0 || sd_event_now(s->event, CLOCK_MONOTONIC, &now) < 0 ||
+                   now - s->agent_start_usec <= SANDBOX_KILL_EARLY_USEC;
+        if (sandbox_kill_event_fields(&ev, &fields) < 0) {
+                log_oom();
+                return false;
+        }
+        (void) log_journal_fields(LOG_ERR, fields);
+        return true;
 }
 
 static void supervisor_agent_ended(Supervisor *s, const char *state) {
@@ -374,7 +412,7 @@ static void supervisor_agent_ended(Supervisor *s, const char *state) {
         else if (s->exec_main_code == CLD_EXITED)
                 log_error("Agent %s %s: result '%s', exit status %d.", s->agent_unit, state,
                           strna(s->result), s->exec_main_status);
-        else
+        else if (!supervisor_report_kill(s))
                 log_error("Agent %s %s: result '%s', killed by signal %s.", s->agent_unit, state,
                           strna(s->result), strsignal(s->exec_main_status));
 
@@ -550,6 +588,7 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
         }
 
         s->agent_started = true;
+        (void) sd_event_now(s->event, CLOCK_MONOTONIC, &s->agent_start_usec);
         (void) sd_bus_get_property_trivial(s->bus, SYSTEMD_BUS_NAME, s->agent_path, SYSTEMD_SERVICE_IFACE, "MainPID",
                                            NULL, 'u', &s->main_pid);
         supervisor_watch_limits(s);
@@ -623,6 +662,7 @@ static int supervisor_start_agent(Supervisor *s, const SandboxSpec *spec, const 
         r = write_agent_properties(s->name, assignments);
         if (r < 0)
                 return r;
+        s->agent_settings = TAKE_PTR(assignments);
 
         r = sandbox_unit_new_start_message(s->bus, &c, &m);
         if (r < 0)

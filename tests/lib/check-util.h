@@ -5,6 +5,7 @@
 
 #include <check.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "macro.h"
 
@@ -27,4 +28,14 @@ static inline int check_run_suite(Suite *s) {
 static inline const char *test_source_root(void) {
         const char *e = secure_getenv("OPENSHELL_SOURCE_ROOT");
         return e ?: ".";
+}
+
+/* The value of "KEY=value" in a list of journal fields (an audit event as its builder returns it), or NULL. */
+static inline const char *journal_field(char *const *fields, const char *key) {
+        size_t n = strlen(key);
+
+        for (; fields && *fields; fields++)
+                if (strncmp(*fields, key, n) == 0 && (*fields)[n] == '=')
+                        return *fields + n + 1;
+        return NULL;
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -103,11 +104,47 @@ static int memory_hog(unsigned max_mib) {
         return report(0);
 }
 
+/* Dies of SIG, without a core dump: the testbed counts every core dump as a crash. */
+static int die_of(int sig) {
+        fflush(stdout);
+        (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        (void) raise(sig);
+        return 3; /* not reached unless SIG is ignored */
+}
+
+/* What a JIT runtime does at start: map memory writable and executable. Refused (MemoryDenyWriteExecute=
+ * yes), it gives up as V8 does, with a trap (SIGTRAP). */
+static int wx_memory(void) {
+        void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+        if (p == MAP_FAILED) {
+                (void) report(-1);
+                return die_of(SIGTRAP);
+        }
+        (void) munmap(p, 4096);
+        return report(0);
+}
+
+/* A system call of another ABI of this architecture: x32's getpid (the x32 bit set on the number), which
+ * seccomp sees before the kernel looks whether it supports x32 at all. Killed with SIGSYS under
+ * SystemCallArchitectures=native; elsewhere "ok", or "denied: ENOSYS" on a kernel without x32. No core
+ * dump either way (the testbed counts them). */
+static int foreign_syscall(void) {
+#if defined(__x86_64__)
+        fflush(stdout);
+        (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        return report((int) syscall(0x40000000 /* __X32_SYSCALL_BIT */ | SYS_getpid));
+#else
+        puts("unsupported: no second ABI to call on this architecture");
+        return 2;
+#endif
+}
+
 static int usage(void) {
         fputs("usage: openshell-probe open-read PATH | open-write PATH | stat PATH | connect-unix PATH | mount | unshare user|net|mount|pid |\n"
               "       socket raw|packet|inet|vsock|bluetooth | ptrace PID | kill PID | setuid | euid |\n"
               "       chmod-suid PATH | syscall bpf|keyctl|userfaultfd|perf_event_open|io_uring_setup|memfd_create |\n"
-              "       fork-bomb [HOLD-SECONDS [MAX]] | memory-hog [MAX-MIB]\n",
+              "       fork-bomb [HOLD-SECONDS [MAX]] | memory-hog [MAX-MIB] | wx-memory | foreign-syscall\n",
               stderr);
         return 2;
 }
@@ -186,5 +223,9 @@ int main(int argc, char *argv[]) {
         }
         if (!strcmp(what, "memory-hog"))
                 return memory_hog(arg ? (unsigned) atoi(arg) : 1024);
+        if (!strcmp(what, "wx-memory"))
+                return wx_memory();
+        if (!strcmp(what, "foreign-syscall"))
+                return foreign_syscall();
         return usage();
 }

@@ -56,7 +56,7 @@ START_TEST(test_compiled_properties_marshal) {
                               "  gpu: { devices: [0, 1] }\n"
                               "  syscalls: { allow: [memfd_create], deny: [personality] }\n"
                               "  filesystem: { inaccessible: [/etc/ssh] }\n"
-                              "  process: { memory_deny_write_execute: false }\n");
+                              "  process: { memory_deny_write_execute: true }\n");
 }
 END_TEST
 

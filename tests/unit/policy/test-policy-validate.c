@@ -227,7 +227,7 @@ START_TEST(test_paths_normalised) {
 END_TEST
 
 START_TEST(test_extensions_parsed) {
-        _cleanup_(policy_freep) Policy *p = NULL;
+        _cleanup_(policy_freep) Policy *p = NULL, *empty = NULL;
         static const char yaml[] =
                 "version: 1\n"
                 "x-openshell:\n"
@@ -235,7 +235,7 @@ START_TEST(test_extensions_parsed) {
                 "  gpu: { devices: [1, 0] }\n"
                 "  syscalls: { allow: [memfd_create, seccomp], deny: [personality] }\n"
                 "  filesystem: { inaccessible: [/etc/ssh/] }\n"
-                "  process: { memory_deny_write_execute: false }\n"
+                "  process: { memory_deny_write_execute: true }\n"
                 "  network: { tcp_connect_ports: [18789, 8080, 18789], tcp_bind_ports: [18789] }\n";
 
         ck_assert_int_eq(load_string(yaml, &p, NULL), 0);
@@ -249,7 +249,10 @@ START_TEST(test_extensions_parsed) {
         ck_assert_uint_eq(p->n_syscalls_allow, 2);
         ck_assert_str_eq(p->syscalls_deny[0].path, "personality");
         ck_assert_str_eq(p->inaccessible[0].path, "/etc/ssh");
-        ck_assert(!p->memory_deny_write_execute);
+        ck_assert(p->memory_deny_write_execute);
+        /* W^X is an opt-in: JIT runtimes (Node, Bun) must run under a policy that does not ask for it */
+        ck_assert_int_eq(load_string("version: 1\n", &empty, NULL), 0);
+        ck_assert(!empty->memory_deny_write_execute);
         ck_assert_uint_eq(p->n_tcp_connect_ports, 2);
         ck_assert_uint_eq(p->tcp_connect_ports[0], 8080);
         ck_assert(p->tcp_bind_restricted);
@@ -309,7 +312,7 @@ START_TEST(test_reload) {
                      0, "t.yaml:2:89: filesystem_policy.read_write: warning: filesystem read_write path '/srv' was added: it takes effect when the sandbox restarts");
         check_reload("version: 1\n", "version: 1\nx-openshell: { resources: { tasks_max: 64 } }\n", -EBADMSG,
                      "t.yaml: x-openshell.resources: resource limits cannot be changed on a live sandbox (applied at startup)");
-        check_reload("version: 1\n", "version: 1\nx-openshell: { process: { memory_deny_write_execute: false } }\n", -EBADMSG,
+        check_reload("version: 1\n", "version: 1\nx-openshell: { process: { memory_deny_write_execute: true } }\n", -EBADMSG,
                      "t.yaml: x-openshell.process: process settings cannot be changed on a live sandbox (applied at startup)");
         check_reload("version: 1\n", "version: 1\nx-openshell: { syscalls: { deny: [personality] } }\n", -EBADMSG,
                      "t.yaml: x-openshell.syscalls: system call filters cannot be changed on a live sandbox (applied at startup)");

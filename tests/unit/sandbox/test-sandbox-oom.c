@@ -73,15 +73,6 @@ START_TEST(test_start_missing_cgroup) {
 }
 END_TEST
 
-static const char *field(char **l, const char *key) {
-        size_t n = strlen(key);
-
-        STRV_FOREACH(f, l)
-                if (strneq(*f, key, n) && (*f)[n] == '=')
-                        return *f + n + 1;
-        return NULL;
-}
-
 START_TEST(test_event_fields) {
         _cleanup_strv_free_ char **l = NULL;
         SandboxOomEvent ev = {
@@ -95,18 +86,18 @@ START_TEST(test_event_fields) {
         };
 
         ck_assert_int_eq(sandbox_oom_event_fields(&ev, &l), 0);
-        ck_assert_str_eq(field(l, "MESSAGE_ID"), SANDBOX_OOM_MESSAGE_ID);
-        ck_assert_str_eq(field(l, "PRIORITY"), "3");
-        ck_assert_str_eq(field(l, "MESSAGE"),
+        ck_assert_str_eq(journal_field(l, "MESSAGE_ID"), SANDBOX_OOM_MESSAGE_ID);
+        ck_assert_str_eq(journal_field(l, "PRIORITY"), "3");
+        ck_assert_str_eq(journal_field(l, "MESSAGE"),
                          "Agent openshell-agent-demo.service was killed by the kernel's OOM killer: it exceeded "
                          "MemoryMax=64M of its policy (x-openshell.resources.memory_max).");
-        ck_assert_str_eq(field(l, "OPENSHELL_SANDBOX"), "demo");
-        ck_assert_str_eq(field(l, "OPENSHELL_EVENT"), "process");
-        ck_assert_str_eq(field(l, "OPENSHELL_DECISION"), "deny");
-        ck_assert_str_eq(field(l, "OPENSHELL_POLICY"), "x-openshell.resources.memory_max");
-        ck_assert_str_eq(field(l, "OPENSHELL_REASON"), "oom-kill: exceeded MemoryMax=64M");
-        ck_assert_str_eq(field(l, "OPENSHELL_PID"), "1234");
-        ck_assert_str_eq(field(l, "OPENSHELL_BINARY"), "/usr/bin/node");
+        ck_assert_str_eq(journal_field(l, "OPENSHELL_SANDBOX"), "demo");
+        ck_assert_str_eq(journal_field(l, "OPENSHELL_EVENT"), "process");
+        ck_assert_str_eq(journal_field(l, "OPENSHELL_DECISION"), "deny");
+        ck_assert_str_eq(journal_field(l, "OPENSHELL_POLICY"), "x-openshell.resources.memory_max");
+        ck_assert_str_eq(journal_field(l, "OPENSHELL_REASON"), "oom-kill: exceeded MemoryMax=64M");
+        ck_assert_str_eq(journal_field(l, "OPENSHELL_PID"), "1234");
+        ck_assert_str_eq(journal_field(l, "OPENSHELL_BINARY"), "/usr/bin/node");
         /* the caller sends MESSAGE as the third field when the journal is unreachable */
         ck_assert(startswith(l[2], "MESSAGE="));
 }
@@ -121,12 +112,12 @@ START_TEST(test_event_fields_default_limit) {
         };
 
         ck_assert_int_eq(sandbox_oom_event_fields(&ev, &l), 0);
-        ck_assert_str_eq(field(l, "MESSAGE"),
+        ck_assert_str_eq(journal_field(l, "MESSAGE"),
                          "A process of agent openshell-agent-demo.service was killed by the kernel's OOM killer: the "
                          "agent exceeded MemoryMax=4G, the default for a policy without "
                          "x-openshell.resources.memory_max.");
-        ck_assert_ptr_null(field(l, "OPENSHELL_PID"));
-        ck_assert_ptr_null(field(l, "OPENSHELL_BINARY"));
+        ck_assert_ptr_null(journal_field(l, "OPENSHELL_PID"));
+        ck_assert_ptr_null(journal_field(l, "OPENSHELL_BINARY"));
 }
 END_TEST
 
