@@ -25,10 +25,6 @@
 #define VERIFY_BODY_MAX (64U * 1024U)
 #define MODEL_NAME_MAX 512U
 
-static inline const char *strempty(const char *s) {
-        return s ?: "";
-}
-
 static inline bool isdigit_char(char c) {
         return c >= '0' && c <= '9';
 }
