@@ -23,7 +23,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -32,6 +31,7 @@
 
 #include "buf.h"
 #include "diag.h"
+#include "fs-util.h"
 #include "http-parser.h"
 #include "log.h"
 #include "main-func.h"
@@ -214,7 +214,8 @@ static void proxy_audit(Proxy *p, const ProxyEvent *ev) {
         _cleanup_strv_free_ char **fields = NULL;
         int r;
 
-        if (ev->decision == PROXY_DENY) {
+        /* Refusals are what a looping agent floods; every allowed connection is recorded. */
+        if (ev->decision != PROXY_ALLOW) {
                 r = flood_admit(&p->flood, strempty(ev->host));
                 if (r == 0)
                         return; /* counted; summarised at the end of the period */
@@ -1432,14 +1433,9 @@ static int run(int argc, char *argv[]) {
                 return r;
 
         /* Each tunnel holds six descriptors (two sockets, two pipes): use the whole hard limit. */
-        {
-                struct rlimit rl;
-                if (getrlimit(RLIMIT_NOFILE, &rl) >= 0 && rl.rlim_cur < rl.rlim_max) {
-                        rl.rlim_cur = rl.rlim_max;
-                        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-                                log_debug_errno(errno, "Failed to raise RLIMIT_NOFILE, ignoring: %m");
-                }
-        }
+        r = rlimit_nofile_raise();
+        if (r < 0)
+                log_debug_errno(r, "Failed to raise RLIMIT_NOFILE, ignoring: %m");
 
         r = proxy_load_policy(&p);
         if (r < 0)
