@@ -217,11 +217,21 @@ def inner(proxy, ns_up, tag):
         with open(policy, "w") as f:
             f.write(POLICY)
 
-        px = subprocess.Popen(["systemd-socket-activate", "-l", "127.0.0.1:3128", proxy, "--sandbox", sandbox,
+        # Without sockets from systemd it refuses to start.
+        r = subprocess.run([proxy, "--sandbox", sandbox, "--policy", policy], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=WAIT)
+        check("without socket activation it refuses to start", r.returncode != 0 and
+              "socket activation" in r.stdout, r.stdout)
+
+        px = subprocess.Popen(["systemd-socket-activate", "-l", "127.0.0.1:3128", "-l", "[::1]:3128",
+                               proxy, "--sandbox", sandbox,
                                "--policy", policy, "--identify-socket", os.path.join(tmp, "identify.sock"),
                                "--idle-timeout", "2", "--head-timeout", "2"],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         procs.append(px)
+        px_lines = []
+        reader = threading.Thread(target=lambda: px_lines.extend(iter(px.stdout.readline, "")), daemon=True)
+        reader.start()
         deadline = time.monotonic() + WAIT
         while True:
             try:
@@ -252,6 +262,15 @@ def inner(proxy, ns_up, tag):
         check("the identification service was asked about the client address",
               any(r.startswith("IDENTIFY 4 127.0.0.1 ") and r.endswith("\n") for r in ident.requests),
               repr(ident.requests[:1]))
+
+        # The second socket, IPv6: identified as such.
+        s = socket.create_connection(("::1", 3128), timeout=WAIT)
+        s.sendall(b"CONNECT 10.231.0.2:9000 HTTP/1.1\r\n\r\n")
+        st, _, _, _ = read_response(s)
+        s.close()
+        check("CONNECT through the [::1] socket", st == 200, str(st))
+        check("the identification request names an IPv6 client",
+              any(r.startswith("IDENTIFY 6 ::1 ") for r in ident.requests), repr(ident.requests))
 
         # CONNECT denied: no endpoint
         st, h, body = request(b"CONNECT 10.231.0.2:9999 HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -351,7 +370,12 @@ def inner(proxy, ns_up, tag):
         with open(policy, "w") as f:
             f.write("version: 1\nnetwork_policies: [oops\n")
         px.send_signal(signal.SIGHUP)
-        # The reload is done when the proxy has logged about it; then the old table still decides.
+        # The reload is done when the proxy has said so; then the old table still decides.
+        deadline = time.monotonic() + WAIT
+        while not any("Keeping the previous policy" in line for line in px_lines) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        check("an invalid policy on SIGHUP is reported", any("Keeping the previous policy" in line
+                                                               for line in px_lines), "".join(px_lines))
         st, _, _ = request(b"CONNECT 10.231.0.2:9999 HTTP/1.1\r\n\r\n")
         check("an invalid policy on SIGHUP keeps the previous one", st == 502, str(st))
 
@@ -387,12 +411,14 @@ def inner(proxy, ns_up, tag):
 
         px.send_signal(signal.SIGTERM)
         try:
-            out, _ = px.communicate(timeout=WAIT)
+            px.wait(timeout=WAIT)
         except subprocess.TimeoutExpired:
             px.kill()
-            out, _ = px.communicate()
+            px.wait()
+        reader.join(WAIT)
+        out = "".join(px_lines)
         check("the proxy exits cleanly on SIGTERM", px.returncode == 0, "rc=%s\n%s" % (px.returncode, out))
-        check("no sanitizer report", "ERROR: AddressSanitizer" not in out and "runtime error" not in out, out)
+        check("no sanitizer report", "Sanitizer" not in out and "runtime error" not in out, out)
     except Exception:
         traceback.print_exc()
         failures.append("exception")
