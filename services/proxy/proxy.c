@@ -50,6 +50,7 @@ typedef uint64_t usec_t;
 #define USEC_PER_MSEC UINT64_C(1000)
 
 #define CONNECTIONS_MAX_DEFAULT 512U
+#define BUFFERED_MAX_DEFAULT (UINT64_C(64) << 20)
 #define LISTENERS_MAX 8U
 #define CLIENT_IN_MAX (64U * 1024U)
 #define HEAD_TIMEOUT_USEC (10 * USEC_PER_SEC)
@@ -108,6 +109,7 @@ struct Conn {
         PolicyGen *gen;
         HttpParser parser;
         Buf in;            /* client bytes read but not parsed yet (pipelined requests) */
+        uint64_t buffered; /* this connection's share of proxy->buffered */
         bool keep_alive;
 
         /* the calling binary */
@@ -146,6 +148,7 @@ struct Proxy {
         size_t n_listeners;
         Conn *conns;
         unsigned n_conns, max_conns;
+        uint64_t buffered, max_buffered; /* request bodies held by all connections, and the cap */
         Lookup *lookups;
         int lookup_efd;
         sd_event_source *lookup_io;
@@ -270,6 +273,7 @@ static Conn *conn_free(Conn *c) {
                 if (c->next)
                         c->next->prev = c->prev;
                 c->proxy->n_conns--;
+                c->proxy->buffered -= c->buffered;
         }
         if (c->lookup)
                 lookup_detach(c->lookup);
@@ -1036,6 +1040,14 @@ static void conn_feed(Conn *c) {
 
         r = http_parser_feed(&c->parser, c->in.data, c->in.size, &consumed);
         buf_consume(&c->in, consumed);
+        /* Bodies of forwarded requests are held whole until sent: one budget for the whole sandbox, so
+         * many connections uploading at once cannot take the proxy's memory. */
+        c->proxy->buffered += c->parser.req.body.size - c->buffered;
+        c->buffered = c->parser.req.body.size;
+        if (r >= 0 && c->proxy->buffered > c->proxy->max_buffered) {
+                conn_fail(c, 503, "proxy_busy", "too much request data held by the proxy; retry later", NULL);
+                return;
+        }
         if (r < 0) {
                 conn_fail(c, c->parser.status ?: 400, c->parser.status == 431 ? "header_too_large" : "bad_request",
                           strna(c->parser.error), NULL);
@@ -1067,6 +1079,8 @@ static void conn_next_request(Conn *c) {
         c->endpoint = NULL;
         c->gen = policy_gen_unref(c->gen);
         c->forward = c->head_request = c->resp_until_eof = false;
+        c->proxy->buffered -= c->buffered;
+        c->buffered = 0;
         http_parser_reset(&c->parser);
         c->state = CONN_REQUEST;
         conn_set_deadline(c, KEEPALIVE_TIMEOUT_USEC);
@@ -1326,9 +1340,11 @@ static void help(void) {
                "     --identify-socket=PATH  Ask this SOCK_SEQPACKET socket for the binary behind each\n"
                "                             client connection (without it, no binary is known)\n"
                "     --max-connections=N     Client connections at most (default %u)\n"
+               "     --max-buffered=BYTES    Request bodies held at once, all connections together\n"
+               "                             (default %" PRIu64 ")\n"
                "     --idle-timeout=SEC      Close a tunnel without traffic for SEC seconds (default %u)\n"
                "     --head-timeout=SEC      Time a client has to send a request (default %u)\n",
-               CONNECTIONS_MAX_DEFAULT, (unsigned) (IDLE_TIMEOUT_USEC / USEC_PER_SEC),
+               CONNECTIONS_MAX_DEFAULT, BUFFERED_MAX_DEFAULT, (unsigned) (IDLE_TIMEOUT_USEC / USEC_PER_SEC),
                (unsigned) (HEAD_TIMEOUT_USEC / USEC_PER_SEC));
 }
 
@@ -1348,6 +1364,7 @@ static int parse_argv(Proxy *p, int argc, char *argv[]) {
                 ARG_POLICY,
                 ARG_IDENTIFY,
                 ARG_MAX_CONN,
+                ARG_MAX_BUFFERED,
                 ARG_IDLE,
                 ARG_HEAD,
         };
@@ -1358,6 +1375,7 @@ static int parse_argv(Proxy *p, int argc, char *argv[]) {
                 { "policy", required_argument, NULL, ARG_POLICY },
                 { "identify-socket", required_argument, NULL, ARG_IDENTIFY },
                 { "max-connections", required_argument, NULL, ARG_MAX_CONN },
+                { "max-buffered", required_argument, NULL, ARG_MAX_BUFFERED },
                 { "idle-timeout", required_argument, NULL, ARG_IDLE },
                 { "head-timeout", required_argument, NULL, ARG_HEAD },
                 {}
@@ -1397,6 +1415,10 @@ static int parse_argv(Proxy *p, int argc, char *argv[]) {
                                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --max-connections: %s",
                                                        optarg);
                         break;
+                case ARG_MAX_BUFFERED:
+                        if (safe_atou64(optarg, &p->max_buffered) < 0 || p->max_buffered == 0)
+                                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --max-buffered: %s", optarg);
+                        break;
                 case ARG_IDLE:
                         if (parse_seconds(optarg, &p->idle_timeout) < 0)
                                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --idle-timeout: %s", optarg);
@@ -1420,6 +1442,7 @@ static int parse_argv(Proxy *p, int argc, char *argv[]) {
 static int run(int argc, char *argv[]) {
         _cleanup_(proxy_done) Proxy p = {
                 .max_conns = CONNECTIONS_MAX_DEFAULT,
+                .max_buffered = BUFFERED_MAX_DEFAULT,
                 .idle_timeout = IDLE_TIMEOUT_USEC,
                 .head_timeout = HEAD_TIMEOUT_USEC,
                 .lookup_efd = -EBADF,

@@ -63,6 +63,13 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send_header("Keep-Alive", "timeout=5")
         self.end_headers()
         self.wfile.write(body)
+    def do_POST(self):
+        data = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        body = ("len=%d te=%s body=%s" % (len(data), self.headers.get("Transfer-Encoding"), data.decode())).encode()
+        self.send_response(201)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 def echo():
     s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("10.231.0.2", 9000)); s.listen(16)
@@ -226,7 +233,7 @@ def inner(proxy, ns_up, tag):
         px = subprocess.Popen(["systemd-socket-activate", "-l", "127.0.0.1:3128", "-l", "[::1]:3128",
                                proxy, "--sandbox", sandbox,
                                "--policy", policy, "--identify-socket", os.path.join(tmp, "identify.sock"),
-                               "--idle-timeout", "2", "--head-timeout", "2"],
+                               "--idle-timeout", "2", "--head-timeout", "2", "--max-buffered", "100000"],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         procs.append(px)
         px_lines = []
@@ -325,6 +332,26 @@ def inner(proxy, ns_up, tag):
         st, h, body, rest = read_response(s)
         check("third request to a denied port is 403 on the same connection", st == 403, str(st))
         s.close()
+
+        # A chunked request body reaches the upstream whole, with its length.
+        s = connect_proxy()
+        s.sendall(b"POST http://10.231.0.2:8080/p HTTP/1.1\r\nHost: 10.231.0.2:8080\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n")
+        st, _, body, _ = read_response(s)
+        s.close()
+        check("a chunked POST is forwarded with its length", st == 201 and body == b"len=5 te=None body=hello",
+              repr((st, body)))
+
+        # A request body is held whole until sent; beyond the proxy's budget: 503, not memory.
+        s = connect_proxy()
+        s.sendall(b"POST http://10.231.0.2:8080/up HTTP/1.1\r\nHost: 10.231.0.2:8080\r\nContent-Length: 200000\r\n\r\n")
+        try:
+            s.sendall(b"z" * 200000)
+        except OSError:
+            pass  # the proxy may answer and stop reading first
+        st, _, body, _ = read_response(s)
+        s.close()
+        check("a body over the buffer budget is 503 proxy_busy", st == 503 and b"proxy_busy" in body, repr((st, body)))
 
         st, _, body = request(b"GET https://10.231.0.2:8080/ HTTP/1.1\r\nHost: 10.231.0.2\r\n\r\n")
         check("https:// through forwarding is refused", st == 403 and b"HTTPS requires CONNECT" in body, repr(body))
