@@ -780,19 +780,22 @@ static int conn_read_response_head(Conn *c) {
         for (;;) {
                 char buf[4096];
 
-                n = recv(c->upstream_fd, buf, MIN(sizeof(buf), c->resp_head.max - c->resp_head.size), MSG_DONTWAIT);
-                if (n < 0 && (errno == EAGAIN || errno == EINTR))
-                        return 0;
-                if (n <= 0)
-                        return -EPIPE;
-                c->last_activity = now_usec(c->proxy);
-                r = buf_append(&c->resp_head, buf, (size_t) n);
-                if (r < 0)
-                        return r;
-                end = memmem(c->resp_head.data, c->resp_head.size, "\r\n\r\n", 4);
+                /* What is buffered first (an interim response may be followed by the final one), then
+                 * more from the upstream. */
+                end = c->resp_head.size > 0 ? memmem(c->resp_head.data, c->resp_head.size, "\r\n\r\n", 4) : NULL;
                 if (!end) {
                         if (c->resp_head.size >= c->resp_head.max - 1)
                                 return -EMSGSIZE;
+                        n = recv(c->upstream_fd, buf, MIN(sizeof(buf), c->resp_head.max - 1 - c->resp_head.size),
+                                 MSG_DONTWAIT);
+                        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                                return 0;
+                        if (n <= 0)
+                                return -EPIPE;
+                        c->last_activity = now_usec(c->proxy);
+                        r = buf_append(&c->resp_head, buf, (size_t) n);
+                        if (r < 0)
+                                return r;
                         continue;
                 }
                 head_len = (size_t) (end - c->resp_head.data) + 4;
@@ -836,9 +839,7 @@ static int conn_read_response_head(Conn *c) {
                         /* interim response (100, 103): relayed, then the real one follows */
                         buf_consume(&c->resp_head, head_len);
                         h = mfree(h);
-                        if (c->resp_head.size > 0)
-                                continue;
-                        return 0;
+                        continue;
                 }
                 if (h->has_content_length && extra > h->content_length)
                         return -EBADMSG; /* bytes beyond the body: never passed on as a next response */

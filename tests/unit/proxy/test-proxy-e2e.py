@@ -56,6 +56,11 @@ class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def log_message(self, *a): pass
     def do_GET(self):
+        if self.path == "/early":
+            # an interim response and the final one in one segment
+            self.wfile.write(b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n"
+                             b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            return
         seen = ";".join("%s=%s" % (k.lower(), v) for k, v in self.headers.items())
         body = ("path=%s\n%s\n" % (self.path, seen)).encode()
         self.send_response(200)
@@ -332,6 +337,25 @@ def inner(proxy, ns_up, tag):
         st, h, body, rest = read_response(s)
         check("third request to a denied port is 403 on the same connection", st == 403, str(st))
         s.close()
+
+        # An interim response is relayed, then the final one, and the connection stays usable.
+        s = connect_proxy()
+        s.sendall(b"GET http://10.231.0.2:8080/early HTTP/1.1\r\nHost: 10.231.0.2:8080\r\n\r\n")
+        st1, h1, _, rest = read_response(s)
+        got = rest
+        s.settimeout(WAIT)
+        while not got.endswith(b"ok"):
+            d = s.recv(65536)
+            if not d:
+                break
+            got += d
+        check("103 then 200 are relayed", st1 == 103 and h1.get("link") == "</s.css>" and
+              got.startswith(b"HTTP/1.1 200 OK\r\n") and got.endswith(b"\r\n\r\nok"), repr((st1, h1, got)))
+        s.sendall(b"GET http://10.231.0.2:8080/after HTTP/1.1\r\nHost: 10.231.0.2:8080\r\n\r\n")
+        st, _, body, _ = read_response(s)
+        s.close()
+        check("and the connection is kept for the next request", st == 200 and body.startswith(b"path=/after"),
+              repr((st, body[:30])))
 
         # A chunked request body reaches the upstream whole, with its length.
         s = connect_proxy()
