@@ -1284,8 +1284,8 @@ static int proxy_listen(Proxy *p) {
                         return log_error_errno(SYNTHETIC_ERRNO(EBADF),
                                                "Socket %d ('%s') is not a listening TCP socket.", fd,
                                                names && names[i] ? names[i] : "?");
-                r = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-                if (r < 0)
+                r = fcntl(fd, F_GETFL);
+                if (r < 0 || fcntl(fd, F_SETFL, r | O_NONBLOCK) < 0)
                         return log_error_errno(errno, "Failed to make socket %d non-blocking: %m", fd);
                 r = sd_event_add_io(p->event, &p->listeners[p->n_listeners], fd, EPOLLIN, on_listener, p);
                 if (r < 0)
