@@ -162,7 +162,13 @@ int policy_egress_reason(const PolicyEgress *t, const EgressMatch *m, const char
 
                         if (last && streq(last, e->rule->key))
                                 continue;
-                        if (policy_host_normalize(host, &h) < 0 || !endpoint_matches(e->endpoint, h, false, port))
+                        unsigned char buf[16];
+                        bool is_ip = inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+
+                        /* an IP literal is compared as it is, as policy_egress_match() does */
+                        if (is_ip ? !(h = strdup(host)) : policy_host_normalize(host, &h) < 0)
+                                continue;
+                        if (!endpoint_matches(e->endpoint, h, is_ip, port))
                                 continue;
                         last = e->rule->key;
                         if (asprintf_safe(&n, "%s%sbinary '%s' not allowed in policy '%s'%s%s%s", s ?: "", s ? "; " : "",

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -117,4 +118,15 @@ int copy_fd(int in, int out) {
                 if (r < 0)
                         return r;
         }
+}
+
+int rlimit_nofile_raise(void) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return -errno;
+        if (rl.rlim_cur >= rl.rlim_max)
+                return 0;
+        rl.rlim_cur = rl.rlim_max;
+        return RET_NERRNO(setrlimit(RLIMIT_NOFILE, &rl));
 }

@@ -19,3 +19,6 @@ int openat_beneath(int dir_fd, const char *path, int flags, mode_t mode);
 int loop_write(int fd, const void *buf, size_t n);
 /* Copies everything from in to out. */
 int copy_fd(int in, int out);
+/* Raises the soft RLIMIT_NOFILE to the hard limit (the soft 1024 only exists for select() users):
+ * for daemons holding several descriptors per client. 0, or a negative errno. */
+int rlimit_nofile_raise(void);

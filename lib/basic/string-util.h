@@ -45,6 +45,9 @@ bool string_has_cc(const char *s) _pure_;
 bool startswith(const char *s, const char *prefix) _pure_;
 bool endswith(const char *s, const char *suffix) _pure_;
 
+static inline const char *strempty(const char *s) {
+        return s ?: "";
+}
 static inline const char *strna(const char *s) {
         return s ?: "n/a";
 }

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <arpa/inet.h>
 #include <string.h>
 #include <strings.h>
 
@@ -21,12 +22,14 @@ void http_parser_done(HttpParser *p) {
 
 void http_parser_reset(HttpParser *p) {
         Buf head = p->head, line = p->line, body = p->req.body;
+        bool accept_connect = p->accept_connect;
 
         buf_clear(&head);
         buf_clear(&line);
         buf_clear(&body);
         *p = (HttpParser) {
                 .state = HTTP_PARSE_HEAD,
+                .accept_connect = accept_connect,
                 .head = head,
                 .line = line,
                 .req.body = body,
@@ -105,7 +108,12 @@ static int parse_request_line(HttpParser *p, char *line) {
         for (const char *c = r->target; *c; c++)
                 if (!target_char((unsigned char) *c))
                         return fail(p, 400, "malformed request target");
-        if (r->target[0] == '/')
+        if (streq(r->method, "CONNECT") && p->accept_connect) {
+                /* authority-form only (RFC 9112 §3.2.3); checked by http_authority_parse() later */
+                if (r->target[0] == '/' || strstr(r->target, "://"))
+                        return fail(p, 400, "CONNECT needs an authority-form target");
+                r->connect = true;
+        } else if (r->target[0] == '/')
                 r->path = r->target;
         else if (strncasecmp(r->target, "http://", 7) == 0 || strncasecmp(r->target, "https://", 8) == 0) {
                 const char *authority = strstr(r->target, "://") + 3;
@@ -128,19 +136,19 @@ static int parse_request_line(HttpParser *p, char *line) {
         return 0;
 }
 
-static int parse_header_line(HttpParser *p, char *line) {
-        HttpRequest *r = &p->req;
+/* One "name: value" line, split in place; returns 0, or the HTTP status to answer with *ret_error set. */
+static int parse_field_line(char *line, HttpHeader *headers, size_t *n_headers, const char **ret_error) {
         char *colon, *value, *end;
 
         if (line[0] == ' ' || line[0] == '\t')
-                return fail(p, 400, "obsolete header line folding");
+                return *ret_error = "obsolete header line folding", 400;
         colon = strchr(line, ':');
         if (!colon || colon == line)
-                return fail(p, 400, "malformed header field");
+                return *ret_error = "malformed header field", 400;
         *colon = 0;
         for (const char *c = line; *c; c++)
                 if (!http_token_char(*c))
-                        return fail(p, 400, "malformed header field name");
+                        return *ret_error = "malformed header field name", 400;
 
         value = colon + 1;
         value += strspn(value, " \t");
@@ -150,12 +158,20 @@ static int parse_header_line(HttpParser *p, char *line) {
         *end = 0;
         for (const char *c = value; *c; c++)
                 if (!field_value_char((unsigned char) *c))
-                        return fail(p, 400, "control character in header field value");
+                        return *ret_error = "control character in header field value", 400;
 
-        if (r->n_headers >= HTTP_HEADERS_MAX)
-                return fail(p, 431, "too many header fields");
-        r->headers[r->n_headers++] = (HttpHeader) { .name = line, .value = value };
+        if (*n_headers >= HTTP_HEADERS_MAX)
+                return *ret_error = "too many header fields", 431;
+        headers[(*n_headers)++] = (HttpHeader) { .name = line, .value = value };
         return 0;
+}
+
+static int parse_header_line(HttpParser *p, char *line) {
+        const char *error = NULL;
+        int status;
+
+        status = parse_field_line(line, p->req.headers, &p->req.n_headers, &error);
+        return status == 0 ? 0 : fail(p, status, error);
 }
 
 static int parse_content_length(const char *s, uint64_t *ret) {
@@ -179,6 +195,15 @@ static int parse_framing(HttpParser *p) {
 
         if (http_request_header_count(r, "Host") > 1)
                 return fail(p, 400, "more than one Host header field");
+        if (r->connect) {
+                /* A tunnel request has no content (RFC 9110 §9.3.6): framing fields make it ambiguous.
+                 * Host is not required: the target names the authority, and some clients omit it. */
+                if (http_request_header(r, "Content-Length") || http_request_header(r, "Transfer-Encoding"))
+                        return fail(p, 400, "CONNECT with content");
+                r->keep_alive = false;
+                p->state = HTTP_PARSE_DONE;
+                return 0;
+        }
         if (r->version_minor == 1 && http_request_header_count(r, "Host") == 0)
                 return fail(p, 400, "missing Host header field");
 
@@ -486,4 +511,227 @@ const char *http_status_reason(int status) {
         case 505: return "HTTP Version Not Supported";
         default: return status >= 200 && status < 300 ? "OK" : "Unknown";
         }
+}
+
+static bool reg_name_char(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                c == '.' || c == '_';
+}
+
+int http_authority_parse(const char *s, size_t len, uint16_t default_port, char **ret_host, uint16_t *ret_port) {
+        const char *host, *port = NULL, *end = s + len;
+        size_t host_len;
+        unsigned v = 0;
+        char *h;
+
+        if (len == 0 || memchr(s, '@', len) || memchr(s, 0, len))
+                return -EINVAL;
+        if (s[0] == '[') {
+                const char *close = memchr(s, ']', len);
+                unsigned char a[16];
+                char buf[INET6_ADDRSTRLEN];
+
+                if (!close || (size_t) (close - s - 1) >= sizeof(buf))
+                        return -EINVAL;
+                host = s + 1;
+                host_len = (size_t) (close - host);
+                memcpy(buf, host, host_len);
+                buf[host_len] = 0;
+                if (inet_pton(AF_INET6, buf, a) != 1)
+                        return -EINVAL;
+                if (close + 1 < end) {
+                        if (close[1] != ':')
+                                return -EINVAL;
+                        port = close + 2;
+                }
+        } else {
+                const char *colon = memchr(s, ':', len);
+
+                host = s;
+                host_len = colon ? (size_t) (colon - s) : len;
+                if (host_len == 0 || host_len > 253)
+                        return -EINVAL;
+                for (size_t i = 0; i < host_len; i++)
+                        if (!reg_name_char(host[i]))
+                                return -EINVAL;
+                if (colon)
+                        port = colon + 1;
+        }
+
+        if (port) {
+                if (port >= end || end - port > 5)
+                        return -EINVAL;
+                for (const char *c = port; c < end; c++) {
+                        if (*c < '0' || *c > '9')
+                                return -EINVAL;
+                        v = v * 10 + (unsigned) (*c - '0');
+                }
+                if (v == 0 || v > 65535)
+                        return -EINVAL;
+        } else if (default_port == 0)
+                return -EINVAL;
+        else
+                v = default_port;
+
+        h = strndup(host, host_len);
+        if (!h)
+                return -ENOMEM;
+        for (char *c = h; *c; c++)
+                if (*c >= 'A' && *c <= 'Z')
+                        *c = (char) (*c - 'A' + 'a');
+        *ret_host = h;
+        *ret_port = (uint16_t) v;
+        return 0;
+}
+
+void http_url_done(HttpUrl *u) {
+        u->host = mfree(u->host);
+}
+
+int http_absolute_target_parse(const char *target, HttpUrl *ret) {
+        HttpUrl u = {};
+        const char *authority, *path;
+        int r;
+
+        if (strncasecmp(target, "http://", 7) == 0)
+                authority = target + 7;
+        else if (strncasecmp(target, "https://", 8) == 0) {
+                u.https = true;
+                authority = target + 8;
+        } else
+                return -EINVAL;
+        path = authority + strcspn(authority, "/?#");
+        if (*path != '/' || strchr(path, '#'))
+                return -EINVAL;
+        for (const char *c = target; *c; c++)
+                if (!target_char((unsigned char) *c))
+                        return -EINVAL;
+        r = http_authority_parse(authority, (size_t) (path - authority), u.https ? 443 : 80, &u.host, &u.port);
+        if (r < 0)
+                return r;
+        u.path = path;
+        *ret = u;
+        return 0;
+}
+
+static bool token_list_last_is(const char *list, const char *token) {
+        const char *last = strrchr(list, ',');
+        size_t n;
+
+        last = last ? last + 1 : list;
+        last += strspn(last, " \t");
+        n = strcspn(last, " \t;");
+        return n == strlen(token) && strncasecmp(last, token, n) == 0;
+}
+
+const char *http_response_header(const HttpResponseHead *h, const char *name) {
+        for (size_t i = 0; i < h->n_headers; i++)
+                if (strcasecmp(h->headers[i].name, name) == 0)
+                        return h->headers[i].value;
+        return NULL;
+}
+
+static int response_framing(HttpResponseHead *h, bool request_was_head) {
+        const char *te = NULL, *connection;
+        bool have_cl = false;
+        uint64_t cl = 0;
+
+        for (size_t i = 0; i < h->n_headers; i++) {
+                const HttpHeader *f = &h->headers[i];
+
+                if (strcasecmp(f->name, "Transfer-Encoding") == 0) {
+                        if (te)
+                                return -EBADMSG; /* a list split over fields: refused, not merged */
+                        te = f->value;
+                } else if (strcasecmp(f->name, "Content-Length") == 0) {
+                        uint64_t v;
+
+                        if (parse_content_length(f->value, &v) < 0 || (have_cl && v != cl))
+                                return -EBADMSG;
+                        have_cl = true;
+                        cl = v;
+                }
+        }
+        if (te && have_cl)
+                return -EBADMSG;
+
+        connection = http_response_header(h, "Connection");
+        if (h->version_minor == 1)
+                h->close = connection && list_has_token(connection, "close");
+        else
+                h->close = !(connection && list_has_token(connection, "keep-alive"));
+
+        if (request_was_head || h->status < 200 || h->status == 204 || h->status == 304)
+                return 0; /* no body */
+        if (te) {
+                if (h->version_minor == 0)
+                        return -EBADMSG;
+                if (token_list_last_is(te, "chunked"))
+                        h->chunked = true;
+                else
+                        h->until_eof = true;
+        } else if (have_cl) {
+                h->has_content_length = true;
+                h->content_length = cl;
+        } else
+                h->until_eof = true;
+        return 0;
+}
+
+int http_response_head_parse(char *head, size_t size, bool request_was_head, HttpResponseHead *ret) {
+        HttpResponseHead resp = {}, *h = &resp;
+        char *s = head, *eol, *line_end;
+        const char *error;
+        int r;
+
+        if (size < 4 || memcmp(head + size - 4, "\r\n\r\n", 4) != 0)
+                return -EBADMSG;
+        for (size_t i = 0; i < size; i++)
+                if (head[i] == 0 || (head[i] == '\n' && (i == 0 || head[i - 1] != '\r')))
+                        return -EBADMSG;
+        head[size] = 0;
+
+        /* status-line = HTTP-version SP 3DIGIT SP [ reason-phrase ] */
+        eol = strstr(s, "\r\n");
+        *eol = 0;
+        if (strlen(s) < 12 || !strneq(s, "HTTP/1.", 7) || (s[7] != '0' && s[7] != '1') || s[8] != ' ' ||
+            s[9] < '1' || s[9] > '5' || s[10] < '0' || s[10] > '9' || s[11] < '0' || s[11] > '9' ||
+            (s[12] != ' ' && s[12] != 0))
+                return -EBADMSG;
+        h->version_minor = (unsigned) (s[7] - '0');
+        h->status = (unsigned) ((s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0'));
+        h->reason = s[12] ? s + 13 : s + 12;
+        for (const char *c = h->reason; *c; c++)
+                if (!field_value_char((unsigned char) *c))
+                        return -EBADMSG;
+
+        for (s = eol + 2; (line_end = strstr(s, "\r\n")) && line_end != s; s = line_end + 2) {
+                int status;
+
+                *line_end = 0;
+                status = parse_field_line(s, h->headers, &h->n_headers, &error);
+                if (status == 431)
+                        return -EMSGSIZE;
+                if (status != 0)
+                        return -EBADMSG;
+        }
+
+        r = response_framing(h, request_was_head);
+        if (r < 0)
+                return r;
+        *ret = resp;
+        return 0;
+}
+
+bool http_hop_by_hop_header(const char *name, const char *connection_list) {
+        static const char *const fixed[] = {
+                "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding", "Upgrade",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(fixed); i++)
+                if (strcasecmp(name, fixed[i]) == 0)
+                        return true;
+        if (strncasecmp(name, "Proxy-", 6) == 0)
+                return true;
+        return connection_list && list_has_token(connection_list, name);
 }

@@ -39,8 +39,10 @@ typedef struct HttpHeader {
 
 typedef struct HttpRequest {
         const char *method;
-        const char *target;    /* as sent: origin-form "/path?query", or absolute-form */
-        const char *path;      /* origin-form of target (absolute-form reduced to its path) */
+        const char *target;    /* as sent: origin-form "/path?query", absolute-form, or (CONNECT only)
+                                * authority-form "host:port" */
+        const char *path;      /* origin-form of target (absolute-form reduced to its path); NULL for CONNECT */
+        bool connect;          /* a CONNECT request: target is authority-form, there is no content */
         unsigned version_minor; /* HTTP/1.x */
         HttpHeader headers[HTTP_HEADERS_MAX];
         size_t n_headers;
@@ -54,6 +56,8 @@ typedef struct HttpRequest {
 
 typedef struct HttpParser {
         HttpParseState state;
+        bool accept_connect; /* a proxy's parser: CONNECT with an authority-form target is a request
+                              * (others refuse it as a malformed target, so req.path is never NULL) */
         Buf head; /* the request head; header strings point into it */
         HttpRequest req;
         uint64_t remaining; /* body or chunk bytes still expected */
@@ -86,3 +90,49 @@ size_t http_request_header_count(const HttpRequest *r, const char *name) _pure_;
 
 bool http_token_char(char c) _pure_;
 const char *http_status_reason(int status) _pure_;
+
+/* The authority "host:port" of a CONNECT target or an absolute URI (RFC 3986 §3.2), as a proxy must
+ * read it: host is a DNS name (letters, digits, '-', '_', '.'), an IPv4 literal or a bracketed IPv6
+ * literal without zone; no userinfo; port decimal 1..65535, or default_port when absent (0: the port is
+ * required). *ret_host is lowercased and without brackets. -EINVAL for anything else. */
+int http_authority_parse(const char *s, size_t len, uint16_t default_port, char **ret_host, uint16_t *ret_port);
+
+typedef struct HttpUrl {
+        bool https;
+        char *host;       /* as http_authority_parse() returns it */
+        uint16_t port;    /* 80 or 443 when the URI gives none */
+        const char *path; /* "/path?query" inside the target parsed */
+} HttpUrl;
+
+void http_url_done(HttpUrl *u);
+/* An absolute-form request target "http://host[:port]/path" (or https://). No fragment, no userinfo.
+ * -EINVAL for anything else; *ret untouched then. */
+int http_absolute_target_parse(const char *target, HttpUrl *ret);
+
+/* The head of a response a proxy relays (status line and fields), with what frames its body. */
+typedef struct HttpResponseHead {
+        unsigned status;
+        unsigned version_minor;
+        const char *reason;
+        HttpHeader headers[HTTP_HEADERS_MAX];
+        size_t n_headers;
+        bool chunked;            /* Transfer-Encoding ends in chunked */
+        bool has_content_length;
+        uint64_t content_length;
+        bool close;              /* Connection: close, or HTTP/1.0 without keep-alive */
+        bool until_eof;          /* the body ends when the connection does (no length, not chunked) */
+} HttpResponseHead;
+
+/* Parses a complete response head in place: head holds size bytes ending with the empty line
+ * ("\r\n\r\n") and one more byte of room for a NUL. The strings of *ret point into head. A response
+ * to HEAD, a 1xx, 204 or 304 has no body whatever its fields say (request_was_head tells the first).
+ * -EBADMSG for a malformed or ambiguous head (both Content-Length and Transfer-Encoding, differing
+ * Content-Lengths, bare LF, NUL, folding), -EMSGSIZE for too many fields. */
+int http_response_head_parse(char *head, size_t size, bool request_was_head, HttpResponseHead *ret);
+const char *http_response_header(const HttpResponseHead *h, const char *name) _pure_;
+
+/* True for the fields that describe one connection rather than the message (RFC 9110 §7.6.1), which
+ * a proxy must not forward: Connection, Keep-Alive, Proxy-Connection, TE, Trailer,
+ * Transfer-Encoding, Upgrade; and the Proxy-* fields meant for the proxy itself. Fields named in
+ * connection_list (the value of Connection:, may be NULL) count too. */
+bool http_hop_by_hop_header(const char *name, const char *connection_list) _pure_;

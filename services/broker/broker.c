@@ -17,7 +17,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <curl/curl.h>
@@ -27,6 +26,7 @@
 
 #include "buf.h"
 #include "broker-config.h"
+#include "fs-util.h"
 #include "http-parser.h"
 #include "broker-route.h"
 #include "log.h"
@@ -2076,14 +2076,9 @@ static int run(int argc, char *argv[]) {
 
         /* Each stream holds two descriptors (client and backend): use the whole hard limit, as the
          * soft limit of 1024 is only there for select() users. */
-        {
-                struct rlimit rl;
-                if (getrlimit(RLIMIT_NOFILE, &rl) >= 0 && rl.rlim_cur < rl.rlim_max) {
-                        rl.rlim_cur = rl.rlim_max;
-                        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-                                log_debug_errno(errno, "Failed to raise RLIMIT_NOFILE, ignoring: %m");
-                }
-        }
+        r = rlimit_nofile_raise();
+        if (r < 0)
+                log_debug_errno(r, "Failed to raise RLIMIT_NOFILE, ignoring: %m");
 
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
                 return log_error_errno(SYNTHETIC_ERRNO(EIO), "Failed to initialize libcurl.");

@@ -23,10 +23,6 @@ static inline void curl_slist_free_allp(struct curl_slist **l) {
         curl_slist_free_all(*l);
 }
 
-static inline const char *strempty(const char *s) {
-        return s ?: "";
-}
-
 void inference_probe_result_done(InferenceProbeResult *res) {
         res->url = mfree(res->url);
         res->transport_error = mfree(res->transport_error);

@@ -463,6 +463,222 @@ START_TEST(test_buf_printf) {
 }
 END_TEST
 
+START_TEST(test_connect_authority_form) {
+        HttpParser p;
+        size_t consumed;
+        static const char req[] = "CONNECT api.example.com:443 HTTP/1.1\r\nHost: api.example.com:443\r\n\r\n\x16\x03";
+
+        /* not a proxy's parser: refused as before */
+        ck_assert_int_eq(parse(&p, "CONNECT a.b:443 HTTP/1.1\r\nHost: a.b\r\n\r\n", 0), -EBADMSG);
+        ck_assert_int_eq(p.status, 400);
+        http_parser_done(&p);
+
+        http_parser_init(&p);
+        p.accept_connect = true;
+        ck_assert_int_eq(feed(&p, req, sizeof(req) - 1, 0, &consumed), 1);
+        ck_assert(p.req.connect);
+        ck_assert_str_eq(p.req.target, "api.example.com:443");
+        ck_assert_ptr_null(p.req.path);
+        ck_assert(!p.req.keep_alive);
+        ck_assert_uint_eq(consumed, sizeof(req) - 3); /* the tunnel's first bytes stay unread */
+        http_parser_reset(&p);
+        ck_assert(p.accept_connect); /* kept across requests */
+        /* no Host needed; content framing refused; other target forms refused */
+        ck_assert_int_eq(feed(&p, "CONNECT [::1]:80 HTTP/1.0\r\n\r\n", 29, 1, &consumed), 1);
+        http_parser_reset(&p);
+        ck_assert_int_eq(feed(&p, "CONNECT a.b:1 HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 45, 0, &consumed), -EBADMSG);
+        http_parser_reset(&p);
+        ck_assert_int_eq(feed(&p, "CONNECT /x HTTP/1.1\r\n\r\n", 23, 0, &consumed), -EBADMSG);
+        http_parser_reset(&p);
+        ck_assert_int_eq(feed(&p, "CONNECT http://a.b/ HTTP/1.1\r\n\r\n", 32, 0, &consumed), -EBADMSG);
+        http_parser_done(&p);
+}
+END_TEST
+
+START_TEST(test_authority_parse) {
+        static const struct {
+                const char *in;
+                uint16_t def;
+                const char *host;
+                uint16_t port;
+        } good[] = {
+                { "example.com:443", 0, "example.com", 443 },
+                { "EXAMPLE.com:8080", 0, "example.com", 8080 },
+                { "10.0.0.1:22", 0, "10.0.0.1", 22 },
+                { "[2001:db8::1]:443", 0, "2001:db8::1", 443 },
+                { "[::1]", 80, "::1", 80 },
+                { "example.com", 80, "example.com", 80 },
+                { "a_b-c.d:65535", 0, "a_b-c.d", 65535 },
+        };
+        static const struct {
+                const char *in;
+                uint16_t def;
+        } bad[] = {
+                { "example.com", 0 }, /* port required */
+                { "example.com:", 0 },
+                { "example.com:0", 0 },
+                { "example.com:65536", 0 },
+                { "example.com:443x", 0 },
+                { "example.com:+443", 0 },
+                { ":443", 0 },
+                { "user@example.com:443", 0 },
+                { "exa mple.com:443", 0 },
+                { "exa%41mple.com:443", 0 },
+                { "[::1:443", 0 },
+                { "[::1]443", 0 },
+                { "[fe80::1%eth0]:443", 0 },
+                { "[1.2.3.4]:443", 0 },
+                { "::1:443", 0 },
+                { "", 80 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                _cleanup_free_ char *h = NULL;
+                uint16_t port = 0;
+
+                ck_assert_msg(http_authority_parse(good[i].in, strlen(good[i].in), good[i].def, &h, &port) == 0, "%s",
+                              good[i].in);
+                ck_assert_str_eq(h, good[i].host);
+                ck_assert_uint_eq(port, good[i].port);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                char *h = (char *) "untouched";
+                uint16_t port = 7;
+
+                ck_assert_msg(http_authority_parse(bad[i].in, strlen(bad[i].in), bad[i].def, &h, &port) == -EINVAL,
+                              "%s", bad[i].in);
+                ck_assert_str_eq(h, "untouched");
+                ck_assert_uint_eq(port, 7);
+        }
+        /* length-delimited: what follows is not looked at */
+        {
+                _cleanup_free_ char *h = NULL;
+                uint16_t port;
+                ck_assert_int_eq(http_authority_parse("a.b:1/rest", 5, 0, &h, &port), 0);
+                ck_assert_str_eq(h, "a.b");
+                ck_assert_uint_eq(port, 1);
+        }
+}
+END_TEST
+
+START_TEST(test_absolute_target_parse) {
+        HttpUrl u = { .port = 9 };
+
+        ck_assert_int_eq(http_absolute_target_parse("http://Example.com/a?b=c", &u), 0);
+        ck_assert(!u.https);
+        ck_assert_str_eq(u.host, "example.com");
+        ck_assert_uint_eq(u.port, 80);
+        ck_assert_str_eq(u.path, "/a?b=c");
+        http_url_done(&u);
+        ck_assert_int_eq(http_absolute_target_parse("https://[::1]:8443/", &u), 0);
+        ck_assert(u.https);
+        ck_assert_str_eq(u.host, "::1");
+        ck_assert_uint_eq(u.port, 8443);
+        http_url_done(&u);
+
+        u.port = 9;
+        ck_assert_int_eq(http_absolute_target_parse("http://example.com", &u), -EINVAL);     /* no path */
+        ck_assert_int_eq(http_absolute_target_parse("http://example.com?x", &u), -EINVAL);
+        ck_assert_int_eq(http_absolute_target_parse("http://a@example.com/", &u), -EINVAL); /* userinfo */
+        ck_assert_int_eq(http_absolute_target_parse("http://example.com/#f", &u), -EINVAL);
+        ck_assert_int_eq(http_absolute_target_parse("ftp://example.com/", &u), -EINVAL);
+        ck_assert_int_eq(http_absolute_target_parse("/relative", &u), -EINVAL);
+        ck_assert_int_eq(http_absolute_target_parse("http:///x", &u), -EINVAL);
+        ck_assert_uint_eq(u.port, 9);
+        ck_assert_ptr_null(u.host);
+}
+END_TEST
+
+/* The strings of *h point into the parsed buffer: it outlives the call. */
+static char response_buf[8192];
+
+static int response(const char *s, bool head, HttpResponseHead *h) {
+        size_t n = strlen(s);
+
+        ck_assert_uint_lt(n, sizeof(response_buf));
+        memcpy(response_buf, s, n);
+        return http_response_head_parse(response_buf, n, head, h);
+}
+
+START_TEST(test_response_head) {
+        HttpResponseHead h;
+
+        ck_assert_int_eq(response("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX: y\r\n\r\n", false, &h), 0);
+        ck_assert_uint_eq(h.status, 200);
+        ck_assert(h.has_content_length && h.content_length == 5 && !h.chunked && !h.until_eof && !h.close);
+        ck_assert_uint_eq(h.n_headers, 2);
+
+        ck_assert_int_eq(response("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", false, &h), 0);
+        ck_assert(h.chunked && !h.until_eof);
+        ck_assert_int_eq(response("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", false, &h), 0);
+        ck_assert(!h.chunked && h.until_eof);
+        ck_assert_int_eq(response("HTTP/1.1 200 OK\r\n\r\n", false, &h), 0);
+        ck_assert(h.until_eof);
+        ck_assert_int_eq(response("HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n", false, &h), 0);
+        ck_assert(h.close);
+        ck_assert_int_eq(response("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\n", false, &h), 0);
+        ck_assert(h.close);
+        /* no body, whatever the fields say */
+        ck_assert_int_eq(response("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", true, &h), 0);
+        ck_assert(!h.has_content_length && !h.until_eof && !h.chunked);
+        ck_assert_int_eq(response("HTTP/1.1 304 Not Modified\r\n\r\n", false, &h), 0);
+        ck_assert(!h.until_eof);
+        ck_assert_int_eq(response("HTTP/1.1 204 No Content\r\n\r\n", false, &h), 0);
+        ck_assert(!h.until_eof);
+        ck_assert_int_eq(response("HTTP/1.1 100 Continue\r\n\r\n", false, &h), 0);
+        ck_assert_uint_eq(h.status, 100);
+        ck_assert_int_eq(response("HTTP/1.1 404\r\nContent-Length: 0\r\n\r\n", false, &h), 0); /* no reason */
+        ck_assert_str_eq(h.reason, "");
+        ck_assert_int_eq(response("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n", false, &h), 0);
+
+        h.status = 777;
+        ck_assert_int_eq(response("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", false, &h),
+                         -EBADMSG);
+        ck_assert_int_eq(response("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", false, &h),
+                         -EBADMSG);
+        ck_assert_int_eq(response("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", false, &h), -EBADMSG);
+        ck_assert_int_eq(response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: x\r\n\r\n",
+                                  false, &h), -EBADMSG);
+        ck_assert_int_eq(response("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", false, &h), -EBADMSG);
+        ck_assert_int_eq(response("HTTP/2 200 OK\r\n\r\n", false, &h), -EBADMSG);
+        ck_assert_int_eq(response("HTTP/1.1 2000 OK\r\n\r\n", false, &h), -EBADMSG);
+        ck_assert_int_eq(response("HTTP/1.1 099 x\r\n\r\n", false, &h), -EBADMSG);
+        ck_assert_int_eq(response("HTTP/1.1 200 OK\nX: y\r\n\r\n", false, &h), -EBADMSG);
+        ck_assert_int_eq(response("HTTP/1.1 200 OK\r\n folded\r\n\r\n", false, &h), -EBADMSG);
+        ck_assert_int_eq(response("HTTP/1.1 200 OK\r\n", false, &h), -EBADMSG);
+        ck_assert_uint_eq(h.status, 777); /* untouched on failure */
+}
+END_TEST
+
+START_TEST(test_response_too_many_fields) {
+        _cleanup_free_ char *s = NULL;
+        Buf b = BUF_INIT(64 * 1024);
+        HttpResponseHead h;
+
+        ck_assert_int_ge(buf_printf(&b, "HTTP/1.1 200 OK\r\n"), 0);
+        for (unsigned i = 0; i <= HTTP_HEADERS_MAX; i++)
+                ck_assert_int_ge(buf_printf(&b, "X-%u: y\r\n", i), 0);
+        ck_assert_int_ge(buf_printf(&b, "\r\n"), 0);
+        ck_assert_int_ge(buf_terminate(&b), 0);
+        s = b.data;
+        ck_assert_int_eq(http_response_head_parse(s, b.size, false, &h), -EMSGSIZE);
+}
+END_TEST
+
+START_TEST(test_hop_by_hop) {
+        ck_assert(http_hop_by_hop_header("connection", NULL));
+        ck_assert(http_hop_by_hop_header("Keep-Alive", NULL));
+        ck_assert(http_hop_by_hop_header("Transfer-Encoding", NULL));
+        ck_assert(http_hop_by_hop_header("Upgrade", NULL));
+        ck_assert(http_hop_by_hop_header("Proxy-Authorization", NULL));
+        ck_assert(http_hop_by_hop_header("proxy-connection", NULL));
+        ck_assert(!http_hop_by_hop_header("Authorization", NULL));
+        ck_assert(!http_hop_by_hop_header("X-Hop", NULL));
+        ck_assert(http_hop_by_hop_header("X-Hop", "keep-alive, x-hop"));
+        ck_assert(!http_hop_by_hop_header("X-Hop2", "keep-alive, x-hop"));
+}
+END_TEST
+
 static Suite *suite(void) {
         Suite *s = suite_create("broker-http");
         TCase *tc = tcase_create("parser");
@@ -476,6 +692,12 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_chunked_body);
         tcase_add_test(tc, test_expect_continue);
         tcase_add_test(tc, test_absolute_form);
+        tcase_add_test(tc, test_connect_authority_form);
+        tcase_add_test(tc, test_authority_parse);
+        tcase_add_test(tc, test_absolute_target_parse);
+        tcase_add_test(tc, test_response_head);
+        tcase_add_test(tc, test_response_too_many_fields);
+        tcase_add_test(tc, test_hop_by_hop);
         tcase_add_test(tc, test_malformed_400);
         tcase_add_test(tc, test_nul_in_head);
         tcase_add_test(tc, test_version_505);

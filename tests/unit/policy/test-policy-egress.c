@@ -147,6 +147,12 @@ START_TEST(test_matcher) {
         ck_assert_str_eq(m.rule, "internal");
         ck_assert_int_eq(policy_egress_match(&c->egress, "10.2.0.1", 5432, "/usr/bin/psql", NULL, &m), 0);
         ck_assert_int_eq(m.decision, EGRESS_DENY);
+        /* an IP literal matched by the host-less endpoint, the binary not: the reason names the rule */
+        ck_assert_int_eq(policy_egress_match(&c->egress, "10.1.2.3", 5432, "/usr/bin/curl", NULL, &m), 0);
+        ck_assert_int_eq(m.reason, EGRESS_REASON_BINARY);
+        ck_assert_int_eq(policy_egress_reason(&c->egress, &m, "10.1.2.3", 5432, "/usr/bin/curl", NULL, &reason), 0);
+        ck_assert_str_eq(reason, "binary '/usr/bin/curl' not allowed in policy 'internal'");
+        reason = mfree(reason);
         ck_assert_int_eq(policy_egress_match(&c->egress, "db.example.com", 5432, "/usr/bin/psql", NULL, &m), 0);
         ck_assert_int_eq(m.decision, EGRESS_DENY);
 
