@@ -65,6 +65,38 @@ const char *journal_priority_to_level(int priority) {
         return "DEBUG";
 }
 
+/* The decimal number at *p (at least one digit), moving *p past it; -ERANGE past UINT64_MAX. */
+static int parse_decimal(const char **p, uint64_t *ret) {
+        size_t digits = strspn(*p, "0123456789");
+        uint64_t n = 0;
+
+        if (digits == 0)
+                return -EINVAL;
+        for (size_t i = 0; i < digits; i++) {
+                uint64_t d = (uint64_t) ((*p)[i] - '0');
+
+                if (n > (UINT64_MAX - d) / 10)
+                        return -ERANGE;
+                n = n * 10 + d;
+        }
+        *p += digits;
+        *ret = n;
+        return 0;
+}
+
+int journal_parse_lines(const char *s, uint64_t *ret) {
+        uint64_t n;
+        int r;
+
+        r = parse_decimal(&s, &n);
+        if (r < 0)
+                return r;
+        if (*s)
+                return -EINVAL;
+        *ret = n;
+        return 0;
+}
+
 /* ---- --since ---- */
 
 /* Parses exactly n digits at *p, moving *p past them. */
@@ -133,10 +165,11 @@ static int parse_timestamp(const char *s, uint64_t now_usec, uint64_t *ret) {
                 tm.tm_year -= 1900;
                 tm.tm_mon -= 1;
                 has_date = true;
-                if (skip_char(&p, ' ') && !streq(p, "UTC") && parse_clock(&p, &tm) < 0)
-                        return -EINVAL;
-                if (p[-1] == ' ')
-                        p--; /* the space belongs to " UTC" */
+                if (*p == ' ' && !streq(p, " UTC")) {
+                        p++;
+                        if (parse_clock(&p, &tm) < 0)
+                                return -EINVAL;
+                }
         } else if (parse_clock(&p, &tm) < 0)
                 return -EINVAL;
 
@@ -190,20 +223,13 @@ static int parse_span(const char *s, uint64_t *ret) {
         if (isempty(s))
                 return -EINVAL;
         while (*p) {
-                uint64_t n = 0, usec = 0;
-                size_t digits, letters;
+                uint64_t n, usec = 0;
+                size_t letters;
                 bool known = false;
 
                 p += strspn(p, " ");
-                digits = strspn(p, "0123456789");
-                if (digits == 0)
+                if (parse_decimal(&p, &n) < 0)
                         return -EINVAL;
-                for (size_t i = 0; i < digits; i++) {
-                        if (n > (UINT64_MAX - 9) / 10)
-                                return -EINVAL;
-                        n = n * 10 + (uint64_t) (p[i] - '0');
-                }
-                p += digits;
                 p += strspn(p, " ");
                 letters = strspn(p, "abcdefghijklmnopqrstuvwxyz");
                 for (size_t i = 0; i < ELEMENTSOF(units) && !known; i++)
@@ -224,15 +250,12 @@ static int parse_span(const char *s, uint64_t *ret) {
 }
 
 static int parse_epoch(const char *s, uint64_t *ret) {
-        uint64_t n = 0;
+        uint64_t n;
+        int r;
 
-        if (isempty(s) || strspn(s, "0123456789") != strlen(s))
+        r = journal_parse_lines(s, &n);
+        if (r < 0 || n > UINT64_MAX / USEC_PER_SEC)
                 return -EINVAL;
-        for (const char *p = s; *p; p++) {
-                if (n > (UINT64_MAX / USEC_PER_SEC - 9) / 10)
-                        return -EINVAL;
-                n = n * 10 + (uint64_t) (*p - '0');
-        }
         *ret = n * USEC_PER_SEC;
         return 0;
 }

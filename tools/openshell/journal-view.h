@@ -50,6 +50,9 @@ int journal_level_from_string(const char *s);
  * "DEBUG" (7). */
 const char *journal_priority_to_level(int priority) _pure_;
 
+/* -n: a decimal number, digits only. -EINVAL for anything else, -ERANGE past UINT64_MAX. */
+int journal_parse_lines(const char *s, uint64_t *ret);
+
 /* --since: a point in time as journalctl --since takes it, or as upstream's `logs --since` does, in
  * microseconds since the epoch (CLOCK_REALTIME):
  *   "YYYY-MM-DD HH:MM:SS", "YYYY-MM-DD HH:MM", "YYYY-MM-DD" (local time, or UTC with " UTC" after),
@@ -127,5 +130,6 @@ typedef enum JournalOutput {
  * journal that is followed, call sd_journal_get_fd() first (so that nothing written meanwhile is
  * missed). */
 int journal_view_show(sd_journal *j, const JournalFilter *f, uint64_t n_lines, JournalOutput o, FILE *out);
-/* Prints each new entry f selects as it arrives, until SIGINT or SIGTERM (then returns 0). */
+/* Prints each new entry f selects as it arrives, until SIGINT or SIGTERM (then returns 0). Blocks
+ * both signals in the calling process, to receive them on a signalfd, and leaves them blocked. */
 int journal_view_follow(sd_journal *j, const JournalFilter *f, JournalOutput o, FILE *out);

@@ -45,20 +45,6 @@ typedef struct LogsArgs {
         JournalOutput output;
 } LogsArgs;
 
-static int parse_lines(const char *s, uint64_t *ret) {
-        uint64_t n = 0;
-
-        if (isempty(s) || strspn(s, "0123456789") != strlen(s))
-                return -EINVAL;
-        for (const char *p = s; *p; p++) {
-                if (n > (UINT64_MAX - 9) / 10)
-                        return -ERANGE;
-                n = n * 10 + (uint64_t) (*p - '0');
-        }
-        *ret = n;
-        return 0;
-}
-
 static uint64_t now_usec(void) {
         struct timespec ts;
 
@@ -77,7 +63,7 @@ static int parse_args(int argc, char *argv[], LogsArgs *a) {
                 case 'h':
                         return verb_help();
                 case 'n':
-                        if (parse_lines(optarg, &a->lines) < 0)
+                        if (journal_parse_lines(optarg, &a->lines) < 0)
                                 return usage_error("-n '%s': expected a number of lines", optarg);
                         break;
                 case ARG_TAIL:

@@ -507,6 +507,22 @@ START_TEST(test_words) {
         ck_assert_str_eq(journal_priority_to_level(0), "ERROR");
         ck_assert_str_eq(journal_priority_to_level(5), "INFO");
 
+        {
+                uint64_t n = 7;
+
+                ck_assert_int_eq(journal_parse_lines("0", &n), 0);
+                ck_assert_uint_eq(n, 0);
+                ck_assert_int_eq(journal_parse_lines("18446744073709551615", &n), 0);
+                ck_assert_uint_eq(n, UINT64_MAX);
+                n = 7;
+                ck_assert_int_eq(journal_parse_lines("18446744073709551616", &n), -ERANGE);
+                ck_assert_int_eq(journal_parse_lines("", &n), -EINVAL);
+                ck_assert_int_eq(journal_parse_lines("-1", &n), -EINVAL);
+                ck_assert_int_eq(journal_parse_lines(" 1", &n), -EINVAL);
+                ck_assert_int_eq(journal_parse_lines("1x", &n), -EINVAL);
+                ck_assert_uint_eq(n, 7);
+        }
+
         ck_assert_int_eq(journal_filter_init(&f, "../x", ALL, LOG_DEBUG, 0), -EINVAL);
         ck_assert_str_eq(f.sandbox, "x");
 }
