@@ -9,6 +9,7 @@
 #include <systemd/sd-event.h>
 
 #include "journal-view.h"
+#include "parse-util.h"
 #include "sandbox-name.h"
 #include "string-util.h"
 
@@ -80,19 +81,6 @@ static int parse_decimal(const char **p, uint64_t *ret) {
                 n = n * 10 + d;
         }
         *p += digits;
-        *ret = n;
-        return 0;
-}
-
-int journal_parse_lines(const char *s, uint64_t *ret) {
-        uint64_t n;
-        int r;
-
-        r = parse_decimal(&s, &n);
-        if (r < 0)
-                return r;
-        if (*s)
-                return -EINVAL;
         *ret = n;
         return 0;
 }
@@ -253,7 +241,7 @@ static int parse_epoch(const char *s, uint64_t *ret) {
         uint64_t n;
         int r;
 
-        r = journal_parse_lines(s, &n);
+        r = safe_atou64(s, &n);
         if (r < 0 || n > UINT64_MAX / USEC_PER_SEC)
                 return -EINVAL;
         *ret = n * USEC_PER_SEC;
@@ -431,7 +419,8 @@ int journal_entry_read(sd_journal *j, JournalEntry *ret) {
                         r = set_value(&e.identifier, eq + 1, vl);
                 else if (field_is(d, kl, "MESSAGE_ID"))
                         r = set_value(&e.message_id, eq + 1, vl);
-                else if (kl > strlen(OPENSHELL_FIELD_PREFIX) && strneq(d, OPENSHELL_FIELD_PREFIX, strlen(OPENSHELL_FIELD_PREFIX)))
+                else if (kl > strlen(OPENSHELL_FIELD_PREFIX) &&
+                         strneq(d, OPENSHELL_FIELD_PREFIX, strlen(OPENSHELL_FIELD_PREFIX)))
                         r = strv_consume(&e.openshell, strndup(d, len));
                 if (r < 0)
                         return r;
@@ -468,9 +457,16 @@ static bool is_sandbox_unit(const JournalFilter *f, const char *unit) {
         return unit && (streq(unit, f->supervisor_unit) || streq(unit, f->agent_unit));
 }
 
+/* Whether e's OPENSHELL_* fields make it an audit event. Any process that may write to the journal
+ * may write such fields; the agent, the one the sandbox exists to distrust, must not pass its own
+ * entries off as the proxy's events: the audit fields of its unit's entries count for nothing. */
+static bool is_audit_event(const JournalEntry *e, const JournalFilter *f) {
+        return journal_entry_openshell(e, "EVENT") && !(e->unit && streq(e->unit, f->agent_unit));
+}
+
 unsigned journal_entry_sources(const JournalEntry *e, const JournalFilter *f) {
         const char *sandbox = journal_entry_openshell(e, "SANDBOX"), *event = journal_entry_openshell(e, "EVENT");
-        bool ours = sandbox && streq(sandbox, f->sandbox);
+        bool ours = sandbox && streq(sandbox, f->sandbox) && is_audit_event(e, f);
         unsigned bits = 0;
 
         if (is_sandbox_unit(f, e->unit) || (e->from_pid1 && is_sandbox_unit(f, e->object_unit)))
@@ -500,14 +496,16 @@ static JournalSource entry_label(const JournalEntry *e, const JournalFilter *f) 
         return JOURNAL_SOURCE_SANDBOX;
 }
 
-static const char *entry_level(const JournalEntry *e) {
-        if (journal_entry_openshell(e, "EVENT"))
+static const char *entry_level(const JournalEntry *e, const JournalFilter *f) {
+        if (is_audit_event(e, f))
                 return AUDIT_LEVEL;
         return journal_priority_to_level(e->priority >= 0 ? e->priority : LOG_INFO);
 }
 
-static const char *entry_target(const JournalEntry *e) {
-        return journal_entry_openshell(e, "EVENT") ?: e->identifier ?: e->unit ?: "-";
+static const char *entry_target(const JournalEntry *e, const JournalFilter *f) {
+        if (is_audit_event(e, f))
+                return journal_entry_openshell(e, "EVENT");
+        return e->identifier ?: e->unit ?: "-";
 }
 
 /* ---- output ---- */
@@ -605,8 +603,8 @@ int journal_entry_format_text(const JournalEntry *e, const JournalFilter *f, cha
                 return -ENOMEM;
         fprintf(out, "[%" PRIu64 ".%03" PRIu64 "] [%s] [%-5s] [", e->realtime_usec / USEC_PER_SEC,
                 e->realtime_usec % USEC_PER_SEC / USEC_PER_MSEC, journal_source_to_string(entry_label(e, f)),
-                entry_level(e));
-        write_escaped(out, entry_target(e), NULL);
+                entry_level(e, f));
+        write_escaped(out, entry_target(e, f), NULL);
         fputs("] ", out);
         prefix = ftell(out);
         if (prefix < 0)
@@ -671,16 +669,17 @@ fail:
 
 int journal_entry_to_json(const JournalEntry *e, const JournalFilter *f, json_object **ret) {
         json_object *o = json_object_new_object(), *fields = NULL;
+        int64_t ms = (int64_t) (e->realtime_usec / USEC_PER_MSEC);
         int r;
 
         if (!o)
                 return -ENOMEM;
-        if ((r = json_add(o, "timestamp_ms", json_object_new_int64((int64_t) (e->realtime_usec / USEC_PER_MSEC)))) < 0 ||
+        if ((r = json_add(o, "timestamp_ms", json_object_new_int64(ms))) < 0 ||
             (r = json_add_string(o, "sandbox", f->sandbox)) < 0 ||
             (r = json_add_string(o, "source", journal_source_to_string(entry_label(e, f)))) < 0 ||
-            (r = json_add_string(o, "level", entry_level(e))) < 0 ||
+            (r = json_add_string(o, "level", entry_level(e, f))) < 0 ||
             (e->priority >= 0 && (r = json_add(o, "priority", json_object_new_int(e->priority))) < 0) ||
-            (r = json_add_string(o, "target", entry_target(e))) < 0 ||
+            (r = json_add_string(o, "target", entry_target(e, f))) < 0 ||
             (r = json_add_string(o, "unit", e->unit)) < 0 ||
             (r = json_add_string(o, "message", e->message ?: "")) < 0 ||
             (r = entry_fields_to_json(e, &fields)) < 0 || (r = json_add(o, "fields", fields)) < 0) {

@@ -18,7 +18,8 @@
  *
  * An entry may belong to two sources (a network event the supervisor writes is "sandbox" and
  * "proxy"); it is shown when either is selected, labelled with the narrower one (proxy, then broker).
- * Upstream has no "gateway" here: there is no gateway. */
+ * The agent's own entries are never audit events, whatever fields it gives them: it cannot pose as
+ * the proxy. Upstream has no "gateway" here: there is no gateway. */
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -49,9 +50,6 @@ int journal_level_from_string(const char *s);
 /* Upstream's log levels as shown, from a journal PRIORITY: "ERROR" (0-3), "WARN" (4), "INFO" (5-6),
  * "DEBUG" (7). */
 const char *journal_priority_to_level(int priority) _pure_;
-
-/* -n: a decimal number, digits only. -EINVAL for anything else, -ERANGE past UINT64_MAX. */
-int journal_parse_lines(const char *s, uint64_t *ret);
 
 /* --since: a point in time as journalctl --since takes it, or as upstream's `logs --since` does, in
  * microseconds since the epoch (CLOCK_REALTIME):
@@ -109,9 +107,9 @@ bool journal_filter_selects(const JournalFilter *f, const JournalEntry *e) _pure
 
 /* The line upstream's CLI prints for a log line (its §4 format),
  *   [EPOCH.MS] [SOURCE] [LEVEL] [TARGET] MESSAGE
- * where LEVEL is "AUDIT" for an audit event (one with OPENSHELL_EVENT), whose TARGET is its event
- * class (network, inference, process, ...), and otherwise the level of its PRIORITY, padded to five,
- * with the program (SYSLOG_IDENTIFIER or unit) as TARGET. Control characters and bytes that are not
+ * where LEVEL is "AUDIT" for an audit event (one with OPENSHELL_EVENT, not of the agent), whose
+ * TARGET is its event class (network, inference, process, ...), and otherwise the level of its
+ * PRIORITY, padded to five, with the program (SYSLOG_IDENTIFIER or unit) as TARGET. Control characters and bytes that are not
  * UTF-8 are shown as \xNN, so that what an agent writes cannot drive the terminal; the lines of a
  * message of several lines are indented under the first. No newline at the end. */
 int journal_entry_format_text(const JournalEntry *e, const JournalFilter *f, char **ret);

@@ -13,6 +13,7 @@
 #include "journal-view.h"
 #include "log.h"
 #include "openshell.h"
+#include "parse-util.h"
 #include "string-util.h"
 
 /* Upstream's default for -n. */
@@ -63,7 +64,7 @@ static int parse_args(int argc, char *argv[], LogsArgs *a) {
                 case 'h':
                         return verb_help();
                 case 'n':
-                        if (journal_parse_lines(optarg, &a->lines) < 0)
+                        if (safe_atou64(optarg, &a->lines) < 0)
                                 return usage_error("-n '%s': expected a number of lines", optarg);
                         break;
                 case ARG_TAIL:
@@ -211,7 +212,8 @@ const Verb logs_verb = {
                 "  [EPOCH.MS] [SOURCE] [LEVEL] [TARGET] MESSAGE\n"
                 "\n"
                 "where LEVEL is ERROR, WARN, INFO or DEBUG from the entry's PRIORITY and TARGET the program that "
-                "wrote it; for an audit event (an entry with OPENSHELL_EVENT) LEVEL is AUDIT, TARGET its class "
+                "wrote it; for an audit event (an entry with OPENSHELL_EVENT, unless the agent wrote it: the agent "
+                "cannot pose as the proxy) LEVEL is AUDIT, TARGET its class "
                 "(network, inference, process, ...) and MESSAGE upstream's one-line shorthand. Control characters "
                 "and bytes that are not UTF-8 are shown as \\xNN.\n"
                 "\n"

@@ -75,6 +75,9 @@ static const char *const entries[][8] = {
         /* 13: UNIT= from a process that is not systemd */
         { "_SYSTEMD_UNIT=evil.service", "_PID=1234", "PRIORITY=6", "UNIT=openshell-agent-demo.service",
           "MESSAGE=not systemd" },
+        /* 14: the agent posing as the proxy: its line, not an audit event */
+        { AGENT, "SYSLOG_IDENTIFIER=agent", "PRIORITY=6", "OPENSHELL_SANDBOX=demo", "OPENSHELL_EVENT=network",
+          "MESSAGE=NET:OPEN [INFO] ALLOWED forged" },
 };
 
 static char tmpdir[] = "/tmp/openshell-test-journal-view-XXXXXX";
@@ -214,8 +217,8 @@ static char *shown(unsigned sources, int max_priority, uint64_t since, uint64_t 
         } while (0)
 
 START_TEST(test_sources) {
-        assert_shown(ALL, LOG_DEBUG, 0, 200, "0 1 2 4 6 7 10 11");
-        assert_shown(BIT(SANDBOX), LOG_DEBUG, 0, 200, "0 1 2 6 10 11");
+        assert_shown(ALL, LOG_DEBUG, 0, 200, "0 1 2 4 6 7 10 11 14");
+        assert_shown(BIT(SANDBOX), LOG_DEBUG, 0, 200, "0 1 2 6 10 11 14");
         assert_shown(BIT(BROKER), LOG_DEBUG, 0, 200, "4");
         assert_shown(BIT(PROXY), LOG_DEBUG, 0, 200, "6 7");
         assert_shown(BIT(BROKER) | BIT(PROXY), LOG_DEBUG, 0, 200, "4 6 7");
@@ -225,16 +228,17 @@ END_TEST
 START_TEST(test_level_since_lines) {
         assert_shown(ALL, LOG_WARNING, 0, 200, "6 10");
         assert_shown(ALL, LOG_ERR, 0, 200, "10");
-        assert_shown(ALL, LOG_INFO, 0, 200, "0 1 2 4 6 7 10");
-        assert_shown(ALL, LOG_DEBUG, USEC(6), 200, "6 7 10 11");
-        assert_shown(ALL, LOG_DEBUG, USEC(6) + 1, 200, "7 10 11");
+        assert_shown(ALL, LOG_INFO, 0, 200, "0 1 2 4 6 7 10 14");
+        assert_shown(ALL, LOG_DEBUG, USEC(6), 200, "6 7 10 11 14");
+        assert_shown(ALL, LOG_DEBUG, USEC(6) + 1, 200, "7 10 11 14");
         assert_shown(ALL, LOG_DEBUG, USEC(20), 200, "");
-        assert_shown(ALL, LOG_DEBUG, 0, 2, "10 11");
+        assert_shown(BIT(PROXY), LOG_DEBUG, USEC(8), 200, "");
+        assert_shown(ALL, LOG_DEBUG, 0, 2, "11 14");
         assert_shown(BIT(SANDBOX), LOG_WARNING, 0, 1, "10");
         assert_shown(BIT(PROXY), LOG_DEBUG, 0, 1, "7");
         assert_shown(ALL, LOG_DEBUG, 0, 0, "");
-        assert_shown(ALL, LOG_DEBUG, USEC(2), 3, "7 10 11");
-        assert_shown(ALL, LOG_DEBUG, USEC(2), 100, "2 4 6 7 10 11");
+        assert_shown(ALL, LOG_DEBUG, USEC(2), 3, "10 11 14");
+        assert_shown(ALL, LOG_DEBUG, USEC(2), 100, "2 4 6 7 10 11 14");
 }
 END_TEST
 
@@ -265,7 +269,8 @@ START_TEST(test_text_lines) {
                 "api.github.com:443 [policy:github engine:policy]\n"
                 "[1775014142.690] [sandbox] [ERROR] [agent] line one\n"
                 "                                           line two \\x1b[31mred\\xc2\\x9b\\x9b bad\\xff \xc3\xa9\n"
-                "[1775014143.690] [sandbox] [DEBUG] [agent] debug detail\n";
+                "[1775014143.690] [sandbox] [DEBUG] [agent] debug detail\n"
+                "[1775014146.690] [sandbox] [INFO ] [agent] NET:OPEN [INFO] ALLOWED forged\n";
 
         ck_assert_str_eq(text, expected);
 }
@@ -302,7 +307,7 @@ START_TEST(test_json) {
 
         for (const char *p = text; (p = strchr(p, '\n')); p++)
                 lines++;
-        ck_assert_uint_eq(lines, 8); /* one line per entry, also for the message of two lines */
+        ck_assert_uint_eq(lines, 9); /* one line per entry, also for the message of two lines */
 
         o = json_line(text, 4); /* entry 6 */
         ck_assert(json_object_object_get_ex(o, "timestamp_ms", &v));
@@ -506,22 +511,6 @@ START_TEST(test_words) {
         ck_assert_int_eq(journal_level_from_string("warning"), -EINVAL);
         ck_assert_str_eq(journal_priority_to_level(0), "ERROR");
         ck_assert_str_eq(journal_priority_to_level(5), "INFO");
-
-        {
-                uint64_t n = 7;
-
-                ck_assert_int_eq(journal_parse_lines("0", &n), 0);
-                ck_assert_uint_eq(n, 0);
-                ck_assert_int_eq(journal_parse_lines("18446744073709551615", &n), 0);
-                ck_assert_uint_eq(n, UINT64_MAX);
-                n = 7;
-                ck_assert_int_eq(journal_parse_lines("18446744073709551616", &n), -ERANGE);
-                ck_assert_int_eq(journal_parse_lines("", &n), -EINVAL);
-                ck_assert_int_eq(journal_parse_lines("-1", &n), -EINVAL);
-                ck_assert_int_eq(journal_parse_lines(" 1", &n), -EINVAL);
-                ck_assert_int_eq(journal_parse_lines("1x", &n), -EINVAL);
-                ck_assert_uint_eq(n, 7);
-        }
 
         ck_assert_int_eq(journal_filter_init(&f, "../x", ALL, LOG_DEBUG, 0), -EINVAL);
         ck_assert_str_eq(f.sandbox, "x");
