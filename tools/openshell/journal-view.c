@@ -411,6 +411,8 @@ int journal_entry_read(sd_journal *j, JournalEntry *ret) {
                                 e.priority = eq[1] - '0';
                 } else if (field_is(d, kl, "_SYSTEMD_UNIT"))
                         r = set_value(&e.unit, eq + 1, vl);
+                else if (field_is(d, kl, "_SYSTEMD_SLICE"))
+                        r = set_value(&e.slice, eq + 1, vl);
                 else if (field_is(d, kl, "UNIT"))
                         r = set_value(&e.object_unit, eq + 1, vl);
                 else if (field_is(d, kl, "_PID"))
@@ -437,6 +439,7 @@ void journal_entry_done(JournalEntry *e) {
                 return;
         free(e->message);
         free(e->unit);
+        free(e->slice);
         free(e->object_unit);
         free(e->identifier);
         free(e->message_id);
@@ -458,10 +461,15 @@ static bool is_sandbox_unit(const JournalFilter *f, const char *unit) {
 }
 
 /* Whether e's OPENSHELL_* fields make it an audit event. Any process that may write to the journal
- * may write such fields; the agent, the one the sandbox exists to distrust, must not pass its own
- * entries off as the proxy's events: the audit fields of its unit's entries count for nothing. */
+ * may write such fields; what runs in a sandbox, the one thing the sandboxes exist to distrust, must
+ * not pass its own entries off as the proxy's events: the audit fields of the entries of any agent
+ * unit, and of any unit in a sandbox's slice (`sandbox exec` too), count for nothing. _SYSTEMD_UNIT
+ * and _SYSTEMD_SLICE are journald's, which no sender can set. */
 static bool is_audit_event(const JournalEntry *e, const JournalFilter *f) {
-        return journal_entry_openshell(e, "EVENT") && !(e->unit && streq(e->unit, f->agent_unit));
+        bool in_sandbox = (e->unit && startswith(e->unit, SANDBOX_AGENT_PREFIX)) ||
+                          (e->slice && startswith(e->slice, "openshell-") && endswith(e->slice, ".slice"));
+
+        return journal_entry_openshell(e, "EVENT") && !in_sandbox;
 }
 
 unsigned journal_entry_sources(const JournalEntry *e, const JournalFilter *f) {

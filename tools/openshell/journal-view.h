@@ -18,8 +18,8 @@
  *
  * An entry may belong to two sources (a network event the supervisor writes is "sandbox" and
  * "proxy"); it is shown when either is selected, labelled with the narrower one (proxy, then broker).
- * The agent's own entries are never audit events, whatever fields it gives them: it cannot pose as
- * the proxy. Upstream has no "gateway" here: there is no gateway. */
+ * What runs in a sandbox (an agent unit, a unit in a sandbox's slice) writes no audit events,
+ * whatever fields it gives its entries: it cannot pose as the proxy. Upstream has no "gateway" here: there is no gateway. */
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -87,6 +87,7 @@ typedef struct JournalEntry {
         char *message;
         int priority; /* -1 when the entry has none */
         char *unit;   /* _SYSTEMD_UNIT */
+        char *slice;  /* _SYSTEMD_SLICE */
         char *object_unit; /* UNIT: the unit systemd (PID 1) writes about */
         bool from_pid1;
         char *identifier; /* SYSLOG_IDENTIFIER */
@@ -107,7 +108,7 @@ bool journal_filter_selects(const JournalFilter *f, const JournalEntry *e) _pure
 
 /* The line upstream's CLI prints for a log line (its §4 format),
  *   [EPOCH.MS] [SOURCE] [LEVEL] [TARGET] MESSAGE
- * where LEVEL is "AUDIT" for an audit event (one with OPENSHELL_EVENT, not of the agent), whose
+ * where LEVEL is "AUDIT" for an audit event (one with OPENSHELL_EVENT, not from a sandbox), whose
  * TARGET is its event class (network, inference, process, ...), and otherwise the level of its
  * PRIORITY, padded to five, with the program (SYSLOG_IDENTIFIER or unit) as TARGET. Control characters and bytes that are not
  * UTF-8 are shown as \xNN, so that what an agent writes cannot drive the terminal; the lines of a

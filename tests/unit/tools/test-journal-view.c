@@ -76,8 +76,14 @@ static const char *const entries[][8] = {
         { "_SYSTEMD_UNIT=evil.service", "_PID=1234", "PRIORITY=6", "UNIT=openshell-agent-demo.service",
           "MESSAGE=not systemd" },
         /* 14: the agent posing as the proxy: its line, not an audit event */
-        { AGENT, "SYSLOG_IDENTIFIER=agent", "PRIORITY=6", "OPENSHELL_SANDBOX=demo", "OPENSHELL_EVENT=network",
-          "MESSAGE=NET:OPEN [INFO] ALLOWED forged" },
+        { AGENT, "_SYSTEMD_SLICE=openshell-demo.slice", "SYSLOG_IDENTIFIER=agent", "PRIORITY=6",
+          "OPENSHELL_SANDBOX=demo", "OPENSHELL_EVENT=network", "MESSAGE=NET:OPEN [INFO] ALLOWED forged" },
+        /* 15: `sandbox exec` in another sandbox posing as this one's proxy: nothing */
+        { "_SYSTEMD_UNIT=openshell-exec-evil-1.service", "_SYSTEMD_SLICE=openshell-evil.slice", "PRIORITY=4",
+          "OPENSHELL_SANDBOX=demo", "OPENSHELL_EVENT=network", "MESSAGE=NET:OPEN [MED] DENIED forged" },
+        /* 16: another sandbox's agent posing as this one's proxy: nothing */
+        { "_SYSTEMD_UNIT=openshell-agent-evil.service", "PRIORITY=4", "OPENSHELL_SANDBOX=demo",
+          "OPENSHELL_EVENT=network", "MESSAGE=NET:OPEN [MED] DENIED forged" },
 };
 
 static char tmpdir[] = "/tmp/openshell-test-journal-view-XXXXXX";
