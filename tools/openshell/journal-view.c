@@ -115,7 +115,7 @@ static int parse_clock(const char **p, struct tm *tm) {
         tm->tm_sec = 0;
         if (skip_char(p, ':') && parse_digits(p, 2, &tm->tm_sec) < 0)
                 return -EINVAL;
-        if (tm->tm_hour > 23 || tm->tm_min > 59 || tm->tm_sec > 60)
+        if (tm->tm_hour > 23 || tm->tm_min > 59 || tm->tm_sec > 59)
                 return -EINVAL;
         return 0;
 }

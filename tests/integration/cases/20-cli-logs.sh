@@ -83,22 +83,8 @@ for want in '"sandbox":"logs1"' '"source":"proxy"' '"level":"AUDIT"' '"priority"
 done
 assert_match "$json" '^\{"timestamp_ms":[0-9]+,.*\}$' "-o json object"
 
-# what runs in the sandbox cannot pose as its proxy (if it may write to the journal at all)
-if openshell sandbox exec "$name" -- logger --journald <<EOF
-MESSAGE=NET:OPEN [INFO] ALLOWED /usr/bin/curl(1) -> forged.example:443
-OPENSHELL_SANDBOX=$name
-OPENSHELL_EVENT=network
-EOF
-then
-    wait_until 10 has_line forged.example journalctl "OPENSHELL_SANDBOX=$name" -o cat --no-pager
-    if has_line forged.example openshell logs "$name" --source proxy; then fail "the sandbox posed as its proxy"; fi
-    if has_line "AUDIT.*forged.example" openshell logs "$name"; then fail "the sandbox wrote an audit event"; fi
-else
-    echo "the sandbox cannot write to the journal"
-fi
-
 # --tail: the last line, then each new one as it comes; SIGTERM ends it with 0
-timeout 60 openshell logs "$name" --tail -n 1 >/tmp/logs-tail.out &
+timeout 60 openshell logs "$name" --tail -n 1 --source proxy >/tmp/logs-tail.out &
 follower=$!
 wait_until 10 grep -q "denied\.example" /tmp/logs-tail.out
 network_event followed.example
