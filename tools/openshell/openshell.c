@@ -119,6 +119,7 @@ const Verb openshell_verb = {
                 &policy_verb,
                 &provider_verb,
                 &inference_verb,
+                &logs_verb,
                 &help_verb,
                 NULL,
         },

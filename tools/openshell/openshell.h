@@ -13,6 +13,7 @@ extern const Verb status_verb;
 extern const Verb policy_verb;
 extern const Verb provider_verb;  /* openshell-provider.c */
 extern const Verb inference_verb; /* openshell-inference.c */
+extern const Verb logs_verb;      /* openshell-logs.c */
 
 /* Where `sandbox create` finds profiles (--from) and puts the copy of a --policy file. */
 #define PROFILES_DIR SANDBOX_PROFILES_DIR

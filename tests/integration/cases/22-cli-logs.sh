@@ -1,0 +1,107 @@
+#!/bin/bash
+# openshell logs: a sandbox's supervisor and agent lines from the journal, -n, --source, --level,
+# -o json and --tail; no such sandbox and bad arguments get clear errors.
+source /usr/lib/openshell/tests/lib.sh
+
+name=logs1
+follower=
+cleanup() {
+    if [ -n "$follower" ]; then kill "$follower" 2>/dev/null || true; fi
+    cleanup_sandbox "$name"
+    rm -f /tmp/logs-tail.out
+}
+cleanup
+trap cleanup EXIT
+
+# A network audit event for the sandbox, as its egress proxy writes them (OPENSHELL_SANDBOX,
+# OPENSHELL_EVENT=network), written here by logger: it stands in for the proxy.
+network_event() {   # network_event HOST
+    logger --journald <<EOF
+MESSAGE=NET:OPEN [MED] DENIED /usr/bin/curl(64) -> $1:443 [policy:- engine:policy] [reason:no matching policy]
+PRIORITY=4
+SYSLOG_IDENTIFIER=test-proxy
+OPENSHELL_SANDBOX=$name
+OPENSHELL_EVENT=network
+OPENSHELL_DECISION=deny
+OPENSHELL_HOST=$1
+OPENSHELL_PORT=443
+EOF
+}
+
+has_line() {    # has_line EXTENDED-REGEX COMMAND...: a line of COMMAND's output matches
+    local re=$1
+    shift
+    grep -qE -- "$re" <<<"$("$@")"
+}
+
+openshell sandbox create "$name" -- /bin/sh -c 'echo agent-says-hello; exec sleep infinity' >/dev/null
+wait_journal "openshell-agent-$name.service" "agent-says-hello"
+wait_journal "openshell-sandbox@$name.service" "Sandbox '$name' is running"
+
+# the supervisor's lines, the agent's output and systemd's messages about the units, oldest first
+out=$(openshell logs "$name")
+echo "$out"
+ts='^\[[0-9]+\.[0-9]{3}\] '
+grep -qE "$ts\[sandbox\] \[INFO \] \[openshell-sandbox\] Sandbox '$name' uses policy " <<<"$out" || fail "no policy line"
+grep -qE "$ts\[sandbox\] \[INFO \] \[openshell-sandbox\] Sandbox '$name' is running: agent unit openshell-agent-$name.service" <<<"$out" ||
+    fail "no 'is running' line"
+grep -qE "$ts\[sandbox\] \[INFO \] \[[a-z-]+\] agent-says-hello$" <<<"$out" || fail "no line of the agent"
+grep -qE "$ts\[sandbox\] \[INFO \] \[systemd\] .*openshell-agent-$name\.service" <<<"$out" || fail "no line of systemd"
+[ "$(grep -n "uses policy" <<<"$out" | cut -d: -f1)" -lt "$(grep -n "is running" <<<"$out" | cut -d: -f1)" ] ||
+    fail "lines not oldest first"
+if grep -vqE "$ts\[sandbox\] " <<<"$out"; then fail "a line of another source, or in another format"; fi
+
+# -n: the last N lines
+assert_eq "$(openshell logs "$name" -n 1)" "$(tail -n 1 <<<"$out")" "-n 1"
+assert_eq "$(openshell logs "$name" -n 2)" "$(tail -n 2 <<<"$out")" "-n 2"
+assert_eq "$(openshell logs "$name" -n 0)" "" "-n 0"
+
+# --source: the network event is proxy's, not sandbox's; there is no broker entry
+network_event denied.example
+wait_until 10 has_line "\[proxy\] \[AUDIT\] \[network\] NET:OPEN \[MED\] DENIED /usr/bin/curl\(64\) -> denied\.example:443 " \
+    openshell logs "$name" --source proxy
+assert_eq "$(openshell logs "$name" --source proxy | wc -l)" 1 "--source proxy"
+if has_line "denied\.example" openshell logs "$name" --source sandbox; then fail "--source sandbox shows the proxy's event"; fi
+has_line "agent-says-hello" openshell logs "$name" --source sandbox || fail "--source sandbox lacks the agent"
+assert_eq "$(openshell logs "$name" --source broker)" "" "--source broker"
+has_line "denied\.example" openshell logs "$name" --source broker --source proxy || fail "--source twice"
+has_line "denied\.example" openshell logs "$name" || fail "no proxy event among all"
+# --level warn: the deny (PRIORITY 4), not the INFO lines
+assert_eq "$(openshell logs "$name" --level warn | grep -c denied.example)" 1 "--level warn"
+if has_line "agent-says-hello" openshell logs "$name" --level warn; then fail "--level warn shows INFO"; fi
+# --since: the future has nothing yet, the last hour has everything
+assert_eq "$(openshell logs "$name" --since "$(date -d '+1 hour' '+%Y-%m-%d %H:%M:%S')")" "" "--since the future"
+assert_eq "$(openshell logs "$name" --since 1h | wc -l)" "$(openshell logs "$name" | wc -l)" "--since 1h"
+
+# -o json: one object per line, with the OPENSHELL_* fields
+json=$(openshell logs "$name" --source proxy -o json)
+echo "$json"
+assert_eq "$(wc -l <<<"$json")" 1 "-o json lines"
+for want in '"sandbox":"logs1"' '"source":"proxy"' '"level":"AUDIT"' '"priority":4' '"target":"network"' \
+    '"OPENSHELL_DECISION":"deny"' '"OPENSHELL_HOST":"denied.example"' '"OPENSHELL_PORT":"443"'; do
+    grep -qF "$want" <<<"$json" || fail "-o json lacks $want"
+done
+assert_match "$json" '^\{"timestamp_ms":[0-9]+,.*\}$' "-o json object"
+
+# --tail: the last line, then each new one as it comes; SIGTERM ends it with 0
+timeout 60 openshell logs "$name" --tail -n 1 --source proxy >/tmp/logs-tail.out &
+follower=$!
+wait_until 10 grep -q "denied\.example" /tmp/logs-tail.out
+network_event followed.example
+wait_until 10 grep -q "followed\.example:443" /tmp/logs-tail.out
+kill -TERM "$follower"
+rc=0
+wait "$follower" || rc=$?
+follower=
+assert_eq "$rc" 0 "--tail after SIGTERM"
+assert_eq "$(wc -l </tmp/logs-tail.out)" 2 "--tail lines"
+grep -qE "$ts\[proxy\] \[AUDIT\] \[network\] NET:OPEN \[MED\] DENIED /usr/bin/curl\(64\) -> followed\.example:443 " /tmp/logs-tail.out ||
+    fail "--tail line"
+
+# errors: no such sandbox (1), bad arguments (2)
+assert_rc 1 openshell logs no-such-sandbox
+grep -q "No sandbox 'no-such-sandbox'" <<<"$(output_of openshell logs no-such-sandbox)" || fail "no 'No sandbox' message"
+assert_rc 2 openshell logs "$name" --since tomorrowish
+assert_rc 2 openshell logs "$name" --source gateway
+assert_rc 2 openshell logs "$name" --level verbose
+echo "ok"
