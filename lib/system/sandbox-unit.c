@@ -35,6 +35,20 @@ static int add_assignment(char ***l, const SandboxUnitConfig *c, const char *a) 
                             *v == '-' ? v + 1 : v);
 }
 
+/* What upstream's sandboxes set for the proxy (openshell/SPEC.md §2.5), on 127.0.0.1 here: the proxy
+ * listens inside the sandbox's own namespace. */
+static const char *const sandbox_unit_proxy_environment[] = {
+        "ALL_PROXY=" SANDBOX_PROXY_URL,
+        "HTTP_PROXY=" SANDBOX_PROXY_URL,
+        "HTTPS_PROXY=" SANDBOX_PROXY_URL,
+        "http_proxy=" SANDBOX_PROXY_URL,
+        "https_proxy=" SANDBOX_PROXY_URL,
+        "grpc_proxy=" SANDBOX_PROXY_URL,
+        "NO_PROXY=127.0.0.1,localhost,::1",
+        "no_proxy=127.0.0.1,localhost,::1",
+        "NODE_USE_ENV_PROXY=1",
+};
+
 int sandbox_unit_assignments(const SandboxUnitConfig *c, char ***ret) {
         _cleanup_free_ char *supervisor = NULL, *slice = NULL;
         _cleanup_strv_free_ char **l = NULL;
@@ -80,11 +94,24 @@ int sandbox_unit_assignments(const SandboxUnitConfig *c, char ***ret) {
          * dependency on it would leave the agent's start job waiting forever. */
         ADD("BindsTo=%s", supervisor);
         ADD("PartOf=%s", supervisor);
+        if (c->netns_path) {
+                /* With PrivateNetwork=yes above: systemd joins the path (and systemd-analyze security still
+                 * credits PrivateNetwork). The proxy starts first; if it cannot, neither does the agent.
+                 * Requires=, not BindsTo=: a proxy that dies leaves the agent without a way out (its socket
+                 * unit holds the port and starts the proxy again), never with a direct one. */
+                ADD("NetworkNamespacePath=%s", c->netns_path);
+                ADD("Requires=" SANDBOX_PROXY_SERVICE_PREFIX "%s.service", c->name);
+                ADD("After=" SANDBOX_PROXY_SERVICE_PREFIX "%s.service", c->name);
+        }
         /* Its own cgroup subtree: the policy's limits apply to everything the agent starts, and
          * `systemd-cgls openshell.slice` shows every sandbox. */
         ADD("Slice=%s", slice);
         ADD("Environment=HOME=%s", SANDBOX_WORKDIR_IN_SANDBOX);
         ADD("Environment=OPENSHELL_SANDBOX=%s", c->name);
+        /* Before the spec's environment, which may add to NO_PROXY (the last assignment wins). */
+        if (c->netns_path)
+                for (size_t i = 0; i < ELEMENTSOF(sandbox_unit_proxy_environment); i++)
+                        ADD("Environment=%s", sandbox_unit_proxy_environment[i]);
         STRV_FOREACH(e, c->environment)
                 ADD("Environment=%s", *e);
 #undef ADD

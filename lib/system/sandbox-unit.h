@@ -22,7 +22,17 @@ typedef struct SandboxUnitConfig {
         /* An empty directory the agent runs in (RootDirectory=): the compiled policy binds into it what
          * it grants, nothing else is there. NULL: the host's root, read-only (no compiled policy). */
         const char *root_directory;
+        /* The sandbox's network namespace (SANDBOX_NETNS_DIR/NAME), or NULL: loopback of its own only.
+         * Set, the agent joins it, gets the proxy variables, and Requires=/After= the proxy's unit. */
+        const char *netns_path;
 } SandboxUnitConfig;
+
+/* Where the supervisor keeps the sandboxes' network namespaces (sandbox-netns.h). */
+#define SANDBOX_NETNS_DIR "/run/openshell/netns"
+/* The egress proxy, listening inside the sandbox's namespace (openshell-proxy@NAME.socket). */
+#define SANDBOX_PROXY_PORT 3128
+#define SANDBOX_PROXY_URL "http://127.0.0.1:3128"
+#define SANDBOX_PROXY_SERVICE_PREFIX "openshell-proxy@"
 
 #define SANDBOX_LANDLOCK_FILE "landlock"
 #define SANDBOX_SECCOMP_FILE "seccomp.bpf"

@@ -30,6 +30,7 @@
 #include "sandbox-kill.h"
 #include "sandbox-name.h"
 #include "sandbox-oom.h"
+#include "sandbox-proxy.h"
 #include "sandbox-tasks.h"
 #include "sandbox-spec.h"
 #include "sandbox-unit.h"
@@ -65,11 +66,16 @@ typedef struct Supervisor {
         OomWatch oom_watch;
         /* The agent's refused forks at its TasksMax= (pids.events). */
         TasksWatch tasks_watch;
+        /* The sandbox's network namespace and the supervisor's side of its proxy (sandbox-proxy.h). */
+        char *netns_path;
+        SandboxProxy proxy;
 } Supervisor;
 
 static void supervisor_done(Supervisor *s) {
         oom_watch_done(&s->oom_watch);
         tasks_watch_done(&s->tasks_watch);
+        sandbox_proxy_done(&s->proxy);
+        free(s->netns_path);
         free(s->agent_unit);
         free(s->agent_path);
         free(s->result);
@@ -136,12 +142,16 @@ static int apply_profile(const char *name, SandboxSpec *spec, char **ret_policy)
         return 0;
 }
 
+static const char *policy_path_of(const SandboxSpec *spec, const char *profile_policy) {
+        return spec->policy ?: profile_policy ?: DEFAULT_POLICY;
+}
+
 /* Loads, validates and compiles the sandbox's policy: what the agent unit is made of. */
 static int compile_policy(const char *name, const SandboxSpec *spec, const char *profile_policy, Policy **ret_policy,
                           PolicyCompiled **ret_compiled) {
         _cleanup_(diag_list_done) DiagList diags = {};
         _cleanup_(policy_freep) Policy *policy = NULL;
-        const char *path = spec->policy ?: profile_policy ?: DEFAULT_POLICY;
+        const char *path = policy_path_of(spec, profile_policy);
         PolicyCompileOptions o = {
                 .agent_user = SANDBOX_AGENT_USER,
                 .workdir = SANDBOX_WORKDIR_IN_SANDBOX,
@@ -636,6 +646,7 @@ static int supervisor_start_agent(Supervisor *s, const SandboxSpec *spec, const 
                 .policy_unit = compiled ? compiled->unit : NULL,
                 .credentials_dir = credentials_dir,
                 .root_directory = root_directory,
+                .netns_path = s->netns_path,
         };
         int r;
 
@@ -686,7 +697,8 @@ static int on_exit_signal(sd_event_source *source, const struct signalfd_siginfo
 }
 
 static int run(int argc, char *argv[]) {
-        _cleanup_(supervisor_done) Supervisor s = { .oom_watch = OOM_WATCH_NULL, .tasks_watch = TASKS_WATCH_NULL };
+        _cleanup_(supervisor_done) Supervisor s = { .oom_watch = OOM_WATCH_NULL, .tasks_watch = TASKS_WATCH_NULL,
+                                                    .proxy = SANDBOX_PROXY_NULL };
         _cleanup_(sandbox_spec_freep) SandboxSpec *spec = NULL;
         _cleanup_(policy_compiled_freep) PolicyCompiled *compiled = NULL;
         _cleanup_(policy_freep) Policy *policy = NULL;
@@ -770,6 +782,14 @@ static int run(int argc, char *argv[]) {
         r = sd_bus_attach_event(s.bus, s.event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return log_error_errno(r, "Failed to attach bus to event loop: %m");
+
+        /* The namespace is openshell-sandbox-netns's (ExecStartPre=+); the proxy's folder, policy copy and
+         * identify socket are ours, ready before systemd starts the proxy ahead of the agent. */
+        if (asprintf_safe(&s.netns_path, SANDBOX_NETNS_DIR "/%s", s.name) < 0)
+                return log_oom();
+        r = sandbox_proxy_prepare(&s.proxy, s.event, s.bus, s.name, policy_path_of(spec, profile_policy));
+        if (r < 0)
+                return r;
 
         r = supervisor_start_agent(&s, spec, workdir, compiled, credentials_dir, root_directory);
         if (r < 0)

@@ -25,6 +25,7 @@
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 
 static int report(int r) {
         if (r >= 0) {
@@ -48,6 +49,62 @@ static int connect_unix(const char *path) {
         if (fd < 0)
                 return -1;
         return connect(fd, (struct sockaddr *) &sa, sizeof(sa));
+}
+
+/* A TCP connection to the numeric address HOST, PORT (IPv4 or IPv6), or -1 with errno. */
+static int connect_tcp(const char *host, const char *port) {
+        struct sockaddr_storage ss = {};
+        struct sockaddr_in *in = (struct sockaddr_in *) &ss;
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &ss;
+        socklen_t len;
+        int fd;
+
+        if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
+                in->sin_family = AF_INET;
+                in->sin_port = htons((uint16_t) atoi(port));
+                len = sizeof(*in);
+        } else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+                in6->sin6_family = AF_INET6;
+                in6->sin6_port = htons((uint16_t) atoi(port));
+                len = sizeof(*in6);
+        } else {
+                errno = EINVAL;
+                return -1;
+        }
+        fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -1;
+        if (connect(fd, (struct sockaddr *) &ss, len) < 0) {
+                int saved = errno;
+                close(fd);
+                errno = saved;
+                return -1;
+        }
+        return fd;
+}
+
+/* Connects, then prints the first line the server sends ("ok: LINE"), or how it failed. */
+static int tcp_read_line(const char *host, const char *port) {
+        char buf[4096];
+        size_t n = 0;
+        int fd = connect_tcp(host, port);
+
+        if (fd < 0)
+                return report(-1);
+        while (n < sizeof(buf) - 1) {
+                ssize_t k = read(fd, buf + n, sizeof(buf) - 1 - n);
+                if (k < 0)
+                        return report(-1);
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+                if (memchr(buf, '\n', n))
+                        break;
+        }
+        buf[n] = 0;
+        buf[strcspn(buf, "\n")] = 0;
+        printf("ok: %s\n", buf);
+        return 0;
 }
 
 /* A bounded fork bomb: forks children that only wait, until fork() fails or MAX of them run, and
@@ -142,6 +199,7 @@ static int foreign_syscall(void) {
 
 static int usage(void) {
         fputs("usage: openshell-probe open-read PATH | open-write PATH | stat PATH | connect-unix PATH | mount | unshare user|net|mount|pid |\n"
+              "       connect-tcp ADDRESS PORT | tcp-read-line ADDRESS PORT |\n"
               "       socket raw|packet|inet|vsock|bluetooth | ptrace PID | kill PID | setuid | euid |\n"
               "       chmod-suid PATH | syscall bpf|keyctl|userfaultfd|perf_event_open|io_uring_setup|memfd_create |\n"
               "       fork-bomb [HOLD-SECONDS [MAX]] | memory-hog [MAX-MIB] | wx-memory | foreign-syscall\n",
@@ -163,6 +221,10 @@ int main(int argc, char *argv[]) {
         }
         if (!strcmp(what, "connect-unix") && arg)
                 return report(connect_unix(arg));
+        if (!strcmp(what, "connect-tcp") && arg && argc > 3)
+                return report(connect_tcp(arg, argv[3]));
+        if (!strcmp(what, "tcp-read-line") && arg && argc > 3)
+                return tcp_read_line(arg, argv[3]);
         if (!strcmp(what, "mount"))
                 return report(mount("tmpfs", "/tmp", "tmpfs", 0, NULL));
         if (!strcmp(what, "unshare") && arg) {

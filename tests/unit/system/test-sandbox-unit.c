@@ -81,6 +81,51 @@ START_TEST(test_root_directory) {
 }
 END_TEST
 
+/* With the sandbox's namespace: joined (PrivateNetwork= stays), the proxy started first, its variables
+ * set before the spec's environment. Without it: none of that. */
+START_TEST(test_netns) {
+        _cleanup_strv_free_ char **l = NULL, **plain = NULL;
+        SandboxUnitConfig c = config;
+        static const char *const required[] = {
+                "PrivateNetwork=yes",
+                "NetworkNamespacePath=/run/openshell/netns/demo",
+                "Requires=openshell-proxy@demo.service",
+                "After=openshell-proxy@demo.service",
+                "Environment=ALL_PROXY=http://127.0.0.1:3128",
+                "Environment=HTTP_PROXY=http://127.0.0.1:3128",
+                "Environment=HTTPS_PROXY=http://127.0.0.1:3128",
+                "Environment=http_proxy=http://127.0.0.1:3128",
+                "Environment=https_proxy=http://127.0.0.1:3128",
+                "Environment=grpc_proxy=http://127.0.0.1:3128",
+                "Environment=NO_PROXY=127.0.0.1,localhost,::1",
+                "Environment=no_proxy=127.0.0.1,localhost,::1",
+                "Environment=NODE_USE_ENV_PROXY=1",
+        };
+
+        c.netns_path = SANDBOX_NETNS_DIR "/demo";
+        ck_assert_int_eq(sandbox_unit_assignments(&c, &l), 0);
+        for (size_t i = 0; i < ELEMENTSOF(required); i++)
+                ck_assert_msg(strv_contains(l, required[i]), "missing %s", required[i]);
+        /* ordered after the proxy only, never after the supervisor */
+        STRV_FOREACH(a, l)
+                ck_assert_msg(!startswith(*a, "After=") || streq(*a, "After=openshell-proxy@demo.service"), "%s", *a);
+        ck_assert_str_eq(l[strv_length(l) - 1], "Environment=LOG_LEVEL=info");
+        /* no variable names a CA file (there is none yet) */
+        STRV_FOREACH(a, l)
+                ck_assert_msg(!strstr(*a, "CA_") && !strstr(*a, "CERT"), "%s", *a);
+        STRV_FOREACH(a, l) {
+                _cleanup_free_ char *key = strndup(*a, strcspn(*a, "="));
+                ck_assert_msg(bus_unit_assignment_key_supported(key), "%s", key);
+        }
+
+        ck_assert_int_eq(sandbox_unit_assignments(&config, &plain), 0);
+        STRV_FOREACH(a, plain)
+                ck_assert_msg(!strstr(*a, "NetworkNamespacePath=") && !strstr(*a, "openshell-proxy@") &&
+                                      !strstr(*a, "_PROXY") && !strstr(*a, "_proxy"),
+                              "%s", *a);
+}
+END_TEST
+
 START_TEST(test_message) {
         _cleanup_(sd_bus_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
@@ -127,6 +172,7 @@ static Suite *suite(void) {
 
         tcase_add_test(tc, test_assignments);
         tcase_add_test(tc, test_root_directory);
+        tcase_add_test(tc, test_netns);
         tcase_add_test(tc, test_message);
         tcase_add_test(tc, test_invalid_name);
         suite_add_tcase(s, tc);
