@@ -13,6 +13,8 @@
  * FIFO or a terminal named by a user cannot block or become our terminal; a directory is -EISDIR.
  * ret_size may be NULL. */
 int read_full_file_at(int dir_fd, const char *path, size_t max, char **ret, size_t *ret_size);
+/* The same from fd's current offset to its end. */
+int read_full_fd(int fd, size_t max, char **ret, size_t *ret_size);
 static inline int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size) {
         return read_full_file_at(AT_FDCWD, path, max, ret, ret_size);
 }

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "parse-util.h"
 #include "sandbox-identify.h"
 #include "string-util.h"
@@ -295,53 +296,11 @@ static bool pid_set_contains(const PidSet *s, pid_t pid) {
         return s->n > 0 && bsearch(&pid, s->pids, s->n, sizeof(pid_t), compare_pid);
 }
 
+/* A table of /proc/net, read afresh: the kernel regenerates it from offset 0. */
 static int read_fd_from_start(int fd, size_t max, char **ret) {
-        _cleanup_free_ char *buf = NULL;
-        size_t size = 0, allocated = 0;
-
         if (lseek(fd, 0, SEEK_SET) < 0)
                 return -errno;
-        for (;;) {
-                ssize_t k;
-
-                if (allocated - size < 4096) {
-                        size_t a = MAX(allocated * 2, (size_t) 16384);
-                        char *p;
-                        if (a > max + 1)
-                                a = max + 1;
-                        if (a <= size)
-                                return -E2BIG;
-                        p = realloc(buf, a);
-                        if (!p)
-                                return -ENOMEM;
-                        buf = p;
-                        allocated = a;
-                }
-                k = read(fd, buf + size, allocated - size - 1);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k == 0)
-                        break;
-                size += (size_t) k;
-                if (size > max)
-                        return -E2BIG;
-        }
-        if (!buf && !(buf = malloc(1)))
-                return -ENOMEM;
-        buf[size] = 0;
-        *ret = TAKE_PTR(buf);
-        return 0;
-}
-
-static int read_file_at(int dir_fd, const char *path, size_t max, char **ret) {
-        _cleanup_close_ int fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-
-        if (fd < 0)
-                return -errno;
-        return read_fd_from_start(fd, max, ret);
+        return read_full_fd(fd, max, ret, NULL);
 }
 
 /* Every pid of every cgroup.procs at and below DIR_FD. */
@@ -350,7 +309,7 @@ static int collect_cgroup_pids(int dir_fd, unsigned depth, PidSet *set) {
         _cleanup_(closedirp) DIR *d = NULL;
         int fd, r;
 
-        r = read_file_at(dir_fd, "cgroup.procs", CGROUP_PROCS_MAX, &procs);
+        r = read_full_file_at(dir_fd, "cgroup.procs", CGROUP_PROCS_MAX, &procs, NULL);
         if (r == -ENOENT)
                 return 0; /* removed meanwhile */
         if (r < 0)
@@ -460,7 +419,7 @@ static int read_ppid(int proc_fd, pid_t pid, pid_t *ret) {
         int r;
 
         snprintf(path, sizeof(path), "%" PRIi32 "/status", (int32_t) pid);
-        r = read_file_at(proc_fd, path, PROC_STATUS_MAX, &text);
+        r = read_full_file_at(proc_fd, path, PROC_STATUS_MAX, &text, NULL);
         if (r < 0)
                 return r;
         return proc_status_ppid(text, ret);
@@ -579,7 +538,7 @@ int identify_answer(const IdentifyContext *ctx, const void *request, size_t size
                         reason = "not-found";
                 else if (r == -ENOTUNIQ)
                         reason = "ambiguous";
-                else if (r == -E2BIG)
+                else if (r == -E2BIG || r == -EFBIG)
                         reason = "too-large";
                 else if (r == -ENOMEM)
                         return r;

@@ -25,6 +25,18 @@ cleanup() {
 trap cleanup EXIT
 cleanup_sandbox "$name"
 
+# Without the proxy's program installed: the proxy's units are skipped, nothing listens in the sandbox,
+# the agent runs without any network, and the supervisor says so.
+write_spec "$other" <<SPEC
+command: ["/bin/sleep", "600"]
+SPEC
+systemctl start "openshell-sandbox@$other.service"
+assert_eq "$(unit_state "openshell-agent-$other.service")" active "agent state without a proxy"
+assert_eq "$(systemctl show -P ConditionResult "openshell-proxy@$other.socket")" no "proxy socket condition"
+assert_eq "$(nsenter --net="/run/openshell/netns/$other" ss -Hltn)" "" "listeners without a proxy"
+wait_journal "openshell-sandbox@$other.service" "Sandbox '$other' has no network: no egress proxy is installed"
+cleanup_sandbox "$other"
+
 # The stand-in replaces only the program: the unit's sandboxing stays as shipped.
 mkdir -p /etc/systemd/system/openshell-proxy@.service.d /etc/systemd/system/openshell-proxy@.socket.d
 cat >/etc/systemd/system/openshell-proxy@.service.d/50-test-stand-in.conf <<UNIT
