@@ -33,9 +33,17 @@ int netns_loopback_up(void) {
 }
 
 int netns_remove(const char *path) {
-        /* EINVAL: not a mount point (a file left without its mount); ENOENT: nothing there. */
-        if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL && errno != ENOENT)
-                return -errno;
+        /* Every mount stacked there (a bounded number); EINVAL: not (or no longer) a mount point, a
+         * file left without its mount; ENOENT: nothing there. */
+        for (unsigned i = 0;; i++) {
+                if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0) {
+                        if (errno == EINVAL || errno == ENOENT)
+                                break;
+                        return -errno;
+                }
+                if (i >= 16)
+                        return -EBUSY;
+        }
         if (unlink(path) < 0 && errno != ENOENT)
                 return -errno;
         return 0;
