@@ -22,12 +22,11 @@
 
 #define PROXY_POLICY_SIZE_MAX (4U * 1024 * 1024)
 
-struct IdentifyConnection {
+typedef struct IdentifyConnection {
         SandboxProxy *proxy;
         int fd;
         sd_event_source *source;
-};
-typedef struct IdentifyConnection IdentifyConnection;
+} IdentifyConnection;
 
 static IdentifyConnection *identify_connection_free(IdentifyConnection *c) {
         if (!c)
@@ -87,7 +86,7 @@ static int on_identify_request(sd_event_source *source, int fd, uint32_t revents
         _cleanup_free_ char *reply = NULL;
         char buf[IDENTIFY_REQUEST_MAX + 1];
         ssize_t n;
-        int r, error;
+        int r, error = 0;
 
         /* MSG_TRUNC: the datagram's real length, so that an oversized request is refused, not cut. */
         n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
@@ -97,8 +96,10 @@ static int on_identify_request(sd_event_source *source, int fd, uint32_t revents
                 identify_connection_free(c);
                 return 0;
         }
-        if (open_slice_cgroup(p) < 0)
-                r = asprintf_safe(&reply, "ERR internal\n"), error = 0;
+        /* The slice's cgroup exists once the agent runs, before any request can come. */
+        r = open_slice_cgroup(p);
+        if (r < 0)
+                r = asprintf_safe(&reply, "ERR internal\n");
         else
                 /* n > IDENTIFY_REQUEST_MAX (cut at sizeof(buf)) is refused without being read. */
                 r = identify_answer(&p->ctx, buf, (size_t) n, &reply, &error);
@@ -138,8 +139,10 @@ static int on_identify_connection(sd_event_source *source, int fd, uint32_t reve
                 return 0;
         }
         c = calloc(1, sizeof(IdentifyConnection));
-        if (!c)
-                return log_oom(), 0;
+        if (!c) {
+                log_oom();
+                return 0;
+        }
         *c = (IdentifyConnection) { .proxy = p, .fd = TAKE_FD(cfd) };
         p->n_connections++;
         for (size_t i = 0; i < ELEMENTSOF(p->connections); i++)
