@@ -37,7 +37,7 @@
 #include "macro.h"
 
 #define IDENTIFY_REQUEST_MAX 96
-#define IDENTIFY_REPLY_MAX 65536
+#define IDENTIFY_REPLY_MAX 8192 /* the proxy's bound (services/proxy/proxy-identify.h) */
 #define IDENTIFY_ANCESTORS_MAX 64
 /* Bounds of the work one request may cause. */
 #define IDENTIFY_TCP_TABLE_MAX (16U * 1024 * 1024)

@@ -22,8 +22,9 @@
 #define SANDBOX_PROXY_POLICY "policy.yaml"
 #define SANDBOX_IDENTIFY_SOCKET "identify.sock"
 #define SANDBOX_PROXY_UNIT_PREFIX "openshell-proxy@"
-/* A proxy has one connection to us normally; a few more are tolerated, not thousands. */
-#define SANDBOX_IDENTIFY_CONNECTIONS_MAX 16
+/* The proxy opens one connection per lookup and may run as many lookups as it has connections
+ * (--max-connections, 512 by default); more are refused. */
+#define SANDBOX_IDENTIFY_CONNECTIONS_MAX 512
 
 typedef struct SandboxProxy {
         const char *sandbox;
