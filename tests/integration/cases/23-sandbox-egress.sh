@@ -3,7 +3,8 @@
 # bound inside it by openshell-proxy@NAME.socket, the proxy itself (here a stand-in,
 # openshell-fake-proxy, with the real unit's hardening) in the host's namespace, the supervisor's
 # identify socket answering which binary connected, the proxy variables, exec sessions in the same
-# namespace, and no route for anything that ignores the proxy.
+# namespace, and no route for anything that ignores the proxy; then the real proxy, which names the
+# binary the supervisor identified in its audit entry.
 source /usr/lib/openshell/tests/lib.sh
 
 # Long enough that "openshell-proxy-NAME" exceeds systemd's 31 characters: the hashed user name.
@@ -16,8 +17,8 @@ netns=/run/openshell/netns/$name
 cleanup() {
     cleanup_sandbox "$name"
     cleanup_sandbox "$other"
-    rm -rf /etc/systemd/system/openshell-proxy@.service.d/50-test-stand-in.conf \
-           /etc/systemd/system/openshell-proxy@.socket.d/50-test-stand-in.conf
+    rm -f /etc/systemd/system/openshell-proxy@.*.d/50-test-stand-in.conf \
+          /etc/systemd/system/openshell-proxy@.*.d/50-test-absent.conf
     systemctl daemon-reload
     ip netns del far 2>/dev/null || true
     ip link del far0 2>/dev/null || true
@@ -25,8 +26,14 @@ cleanup() {
 trap cleanup EXIT
 cleanup_sandbox "$name"
 
-# Without the proxy's program installed: the proxy's units are skipped, nothing listens in the sandbox,
-# the agent runs without any network, and the supervisor says so.
+# Without the proxy's program (simulated: a condition that fails, ANDed with the shipped one): the
+# proxy's units are skipped, nothing listens in the sandbox, the agent runs without any network.
+mkdir -p /etc/systemd/system/openshell-proxy@.service.d /etc/systemd/system/openshell-proxy@.socket.d
+for u in service socket; do
+    printf '[Unit]\nConditionFileIsExecutable=/nonexistent/openshell-proxy\n' \
+        >"/etc/systemd/system/openshell-proxy@.$u.d/50-test-absent.conf"
+done
+systemctl daemon-reload
 write_spec "$other" <<SPEC
 command: ["/bin/sleep", "600"]
 SPEC
@@ -34,8 +41,8 @@ systemctl start "openshell-sandbox@$other.service"
 assert_eq "$(unit_state "openshell-agent-$other.service")" active "agent state without a proxy"
 assert_eq "$(systemctl show -P ConditionResult "openshell-proxy@$other.socket")" no "proxy socket condition"
 assert_eq "$(nsenter --net="/run/openshell/netns/$other" ss -Hltn)" "" "listeners without a proxy"
-wait_journal "openshell-sandbox@$other.service" "Sandbox '$other' has no network: no egress proxy is installed"
 cleanup_sandbox "$other"
+rm -f /etc/systemd/system/openshell-proxy@.*.d/50-test-absent.conf
 
 # The stand-in replaces only the program: the unit's sandboxing stays as shipped.
 mkdir -p /etc/systemd/system/openshell-proxy@.service.d /etc/systemd/system/openshell-proxy@.socket.d
@@ -153,11 +160,24 @@ assert_match "$(openshell sandbox exec "$name" -- "$PROBE" tcp-read-line 127.0.0
     '^ok: OK [0-9]+ ' "the proxy is back through its socket"
 assert_eq "$(unit_state "openshell-agent-$name.service")" active "agent state after the proxy died"
 
-# A second sandbox's proxy has a uid of its own.
+# The real proxy (services/proxy) in a second sandbox: curl, which honours http_proxy, is refused by the
+# default policy, and the proxy's audit entry names curl, as the supervisor identified it.
+rm -f /etc/systemd/system/openshell-proxy@.*.d/50-test-stand-in.conf
+systemctl daemon-reload
 write_spec "$other" <<SPEC
 command: ["/bin/sleep", "600"]
 SPEC
 systemctl start "openshell-sandbox@$other.service"
+assert_eq "$(unit_state "openshell-proxy@$other.service")" active "the real proxy's state"
+code=$(openshell sandbox exec "$other" -- /usr/bin/curl -sS -o /dev/null -w '%{http_code}' http://10.99.0.2:3128/ || true)
+assert_eq "$code" 403 "curl through the real proxy, refused by the default policy"
+curl_identified() { journalctl -u "openshell-proxy@$other.service" -o verbose --no-pager | grep -q "OPENSHELL_BINARY=/usr/bin/curl"; }
+wait_until 10 curl_identified
+journalctl -u "openshell-proxy@$other.service" -o cat --no-pager | tail -3
+e=$(exposure "openshell-proxy@$other.service")
+echo "systemd-analyze security openshell-proxy@$other.service (the real proxy): $e"
+
+# A second sandbox's proxy has a uid of its own.
 assert_eq "$(systemctl show -P User "openshell-proxy@$other.service")" "openshell-proxy-$other" "short name's proxy user"
 other_uid=$(stat -c %u "/proc/$(systemctl show -P MainPID "openshell-proxy@$other.service")")
 [ "$other_uid" != "$(stat -c %u "/proc/$(systemctl show -P MainPID "$proxy")")" ] || fail "two proxies share uid $other_uid"
