@@ -175,8 +175,8 @@ static int compile_policy(const char *name, const SandboxSpec *spec, const char 
 /* Says out loud what this version records but cannot apply yet, never silently drops it. */
 static void warn_unapplied(const char *name, const SandboxSpec *spec) {
         if (spec->providers)
-                log_warning("Sandbox '%s' lists providers; they are recorded but not injected yet (no egress "
-                            "proxy in this version).",
+                log_warning("Sandbox '%s' lists providers; they are recorded but not injected yet (the egress "
+                            "proxy does not inject credentials in this version).",
                             name);
         if (spec->n_forward > 0)
                 log_warning("Sandbox '%s' lists port forwards; they are recorded but not set up yet.", name);
