@@ -4,8 +4,11 @@
 /* Shared helpers for the Check unit tests. */
 
 #include <check.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "macro.h"
 
@@ -38,4 +41,26 @@ static inline const char *journal_field(char *const *fields, const char *key) {
                 if (strncmp(*fields, key, n) == 0 && (*fields)[n] == '=')
                         return *fields + n + 1;
         return NULL;
+}
+
+/* Upstream's policy files: $OPENSHELL_SHARED_ROOT/openshell/policies (meson points it at the shared/
+ * folder beside the checkout). */
+static inline const char *test_upstream_policies_dir(void) {
+        static char dir[PATH_MAX];
+        const char *e = secure_getenv("OPENSHELL_SHARED_ROOT");
+
+        snprintf(dir, sizeof dir, "%s/openshell/policies", e ?: "../shared");
+        return dir;
+}
+
+/* A user's clone has no shared/ beside it: the tests that read upstream's files skip there (CI has
+ * it, and runs them). Exits with EXIT_TEST_SKIP and the reason when the folder is absent. */
+static inline void test_require_upstream_policies(void) {
+        struct stat st;
+
+        if (stat(test_upstream_policies_dir(), &st) < 0 || !S_ISDIR(st.st_mode)) {
+                printf("SKIP: %s is absent (upstream's policy files, read where they are)\n",
+                       test_upstream_policies_dir());
+                exit(EXIT_TEST_SKIP);
+        }
 }

@@ -11,17 +11,10 @@
 #include "policy.h"
 #include "string-util.h"
 
-/* OPENSHELL_SOURCE_ROOT/rel (or OPENSHELL_SHARED_ROOT/rel). */
+/* OPENSHELL_SOURCE_ROOT/rel. */
 static inline char *test_data_path(const char *rel) {
         char *p;
         ck_assert_int_ge(asprintf_safe(&p, "%s/%s", test_source_root(), rel), 0);
-        return p;
-}
-
-static inline char *test_shared_path(const char *rel) {
-        const char *e = secure_getenv("OPENSHELL_SHARED_ROOT");
-        char *p;
-        ck_assert_int_ge(asprintf_safe(&p, "%s/%s", e ?: "../shared", rel), 0);
         return p;
 }
 
