@@ -167,7 +167,7 @@ static _noreturn_ void tcp_tables_child(int netns_fd, int sock) {
 int netns_open_tcp_tables(int netns_fd, int *ret_tcp, int *ret_tcp6) {
         _cleanup_close_ int sock = -EBADF;
         int pair[2], fds[2] = { -EBADF, -EBADF }, r;
-        size_t n;
+        size_t n = 0;
         pid_t pid;
 
         if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair) < 0)
