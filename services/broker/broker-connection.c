@@ -99,20 +99,10 @@ void connection_set_state(Connection *c, ConnState s) {
         }
 }
 
-/* Sets the connection's timeout (0: none). The timer itself is moved only to an earlier time: a later
- * deadline is taken up when it fires (on_connection_timer()). So a request on a keep-alive connection,
- * which goes from a keep-alive timeout to none and back to a later one, leaves it alone. */
+/* Sets the connection's timeout (0: none). A request on a keep-alive connection, which goes from a
+ * keep-alive timeout to none and back to a later one, leaves the timer alone (broker-timeout.h). */
 static void connection_arm(Connection *c, usec_t usec) {
-        if (usec == 0) {
-                c->deadline = 0;
-                return;
-        }
-        c->deadline = manager_now(c->manager) + usec;
-        if (c->timer_at != 0 && c->timer_at <= c->deadline)
-                return;
-        c->timer_at = c->deadline;
-        (void) sd_event_source_set_time(c->timer, c->timer_at);
-        (void) sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
+        timeout_set(&c->timeout, usec == 0 ? 0 : manager_now(c->manager) + usec);
 }
 
 Connection *connection_free(Connection *c) {
@@ -136,7 +126,7 @@ Connection *connection_free(Connection *c) {
                                 *q = c->flush_next;
                                 break;
                         }
-        sd_event_source_disable_unref(c->timer);
+        timeout_done(&c->timeout);
         sd_event_source_disable_unref(c->defer);
         safe_close(c->fd);
         http_parser_done(&c->parser);
@@ -300,7 +290,7 @@ static void connection_process(Connection *c) {
                 return;
         if (c->state == CONN_IDLE) {
                 connection_set_state(c, CONN_READING);
-                c->deadline = 0;
+                c->timeout.deadline = 0;
         }
 
         r = http_parser_feed(&c->parser, c->in.data, c->in.size, &consumed);
@@ -313,7 +303,7 @@ static void connection_process(Connection *c) {
         if (r == 0) {
                 /* The whole head within the timeout, from its first byte (read in this iteration of the
                  * loop); a request that came in one piece needs no timer at all. */
-                if (c->deadline == 0)
+                if (c->timeout.deadline == 0)
                         connection_arm(c, c->manager->request_timeout);
                 if (http_parser_head_done(&c->parser) && !c->sent_continue) {
                         /* The head is in: the body gets its own time from now on. */
@@ -457,16 +447,8 @@ int on_connections_io(sd_event_source *s, int fd, uint32_t revents, void *userda
 static int on_connection_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Connection *c = userdata;
 
-        c->timer_at = 0;
-        if (c->deadline == 0)
+        if (!timeout_due(&c->timeout, usec))
                 return 0;
-        if (usec < c->deadline) {
-                /* The deadline moved on since the timer was set. */
-                c->timer_at = c->deadline;
-                (void) sd_event_source_set_time(c->timer, c->timer_at);
-                (void) sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
-                return 0;
-        }
         if (c->write_stalled)
                 connection_drop(c, -ETIMEDOUT, "client does not read its answer");
         else if (c->state == CONN_IDLE || c->state == CONN_CLOSING)
@@ -531,8 +513,7 @@ static int connection_watch(Connection *c) {
                                  }));
         if (r < 0)
                 return r;
-        c->deadline = c->timer_at = manager_now(m) + KEEPALIVE_USEC;
-        r = sd_event_add_time(m->event, &c->timer, CLOCK_MONOTONIC, c->timer_at, 0, on_connection_timer, c);
+        r = timeout_add(&c->timeout, m->event, manager_now(m) + KEEPALIVE_USEC, on_connection_timer, c);
         if (r < 0)
                 return r;
         r = sd_event_add_defer(m->event, &c->defer, on_connection_defer, c);

@@ -11,6 +11,7 @@
 #include <systemd/sd-event.h>
 
 #include "broker-manager.h"
+#include "broker-timeout.h"
 #include "buf.h"
 #include "http-parser.h"
 #include "time-util.h"
@@ -34,9 +35,8 @@ struct Connection {
         Manager *manager;
         Connection *prev, *next;
         int fd;
-        sd_event_source *timer, *defer;
-        usec_t deadline;   /* when the connection times out (0: never) */
-        usec_t timer_at;   /* when the timer is set to fire (0: off) */
+        sd_event_source *defer;
+        Timeout timeout;
         bool is_unix, have_uid;
         uid_t uid;
         ConnState state;

@@ -32,6 +32,40 @@ static int metrics_backend(Buf *o, const char *name, const BackendState *s, uint
         return buf_printf(o, "%s{backend=\"%s\"} %" PRIu64 "\n", name, l, v);
 }
 
+static uint64_t backend_outstanding(const BackendState *b, usec_t now) {
+        return b->outstanding;
+}
+
+static uint64_t backend_requests(const BackendState *b, usec_t now) {
+        return b->n_requests;
+}
+
+static uint64_t backend_failures(const BackendState *b, usec_t now) {
+        return b->n_failures;
+}
+
+static uint64_t backend_probes(const BackendState *b, usec_t now) {
+        return b->n_probes;
+}
+
+static uint64_t backend_open(const BackendState *b, usec_t now) {
+        return backend_circuit_open(b, now) ? 1 : 0;
+}
+
+/* One series per backend for each of these. */
+static const struct {
+        const char *name, *type, *help;
+        uint64_t (*value)(const BackendState *b, usec_t now);
+} backend_metrics[] = {
+        { "openshell_broker_backend_outstanding", "gauge", "Requests in flight per backend.", backend_outstanding },
+        { "openshell_broker_backend_requests_total", "counter", "Attempts per backend.", backend_requests },
+        { "openshell_broker_backend_failures_total", "counter", "Failed attempts per backend.", backend_failures },
+        { "openshell_broker_backend_probes_total", "counter",
+          "Health probes per backend (while its circuit is open).", backend_probes },
+        { "openshell_broker_backend_circuit_open", "gauge", "Whether the backend's circuit breaker is open.",
+          backend_open },
+};
+
 int metrics_format(const BrokerStats *s, const BrokerGauges *g, const Router *router, usec_t now, Buf *o) {
         int r = 0;
 
@@ -64,27 +98,12 @@ int metrics_format(const BrokerStats *s, const BrokerGauges *g, const Router *ro
         P("# HELP openshell_broker_config_errors_total Configurations refused as invalid.\n");
         P("# TYPE openshell_broker_config_errors_total counter\nopenshell_broker_config_errors_total %" PRIu64 "\n",
           s->config_errors);
-        P("# HELP openshell_broker_backend_outstanding Requests in flight per backend.\n");
-        P("# TYPE openshell_broker_backend_outstanding gauge\n");
-        for (BackendState *b = router->backends; b && r >= 0; b = b->next)
-                r = metrics_backend(o, "openshell_broker_backend_outstanding", b, b->outstanding);
-        P("# HELP openshell_broker_backend_requests_total Attempts per backend.\n");
-        P("# TYPE openshell_broker_backend_requests_total counter\n");
-        for (BackendState *b = router->backends; b && r >= 0; b = b->next)
-                r = metrics_backend(o, "openshell_broker_backend_requests_total", b, b->n_requests);
-        P("# HELP openshell_broker_backend_failures_total Failed attempts per backend.\n");
-        P("# TYPE openshell_broker_backend_failures_total counter\n");
-        for (BackendState *b = router->backends; b && r >= 0; b = b->next)
-                r = metrics_backend(o, "openshell_broker_backend_failures_total", b, b->n_failures);
-        P("# HELP openshell_broker_backend_probes_total Health probes per backend (while its circuit is open).\n");
-        P("# TYPE openshell_broker_backend_probes_total counter\n");
-        for (BackendState *b = router->backends; b && r >= 0; b = b->next)
-                r = metrics_backend(o, "openshell_broker_backend_probes_total", b, b->n_probes);
-        P("# HELP openshell_broker_backend_circuit_open Whether the backend's circuit breaker is open.\n");
-        P("# TYPE openshell_broker_backend_circuit_open gauge\n");
-        for (BackendState *b = router->backends; b && r >= 0; b = b->next)
-                r = metrics_backend(o, "openshell_broker_backend_circuit_open", b,
-                                    backend_circuit_open(b, now) ? 1 : 0);
+        for (size_t i = 0; i < ELEMENTSOF(backend_metrics); i++) {
+                P("# HELP %s %s\n# TYPE %s %s\n", backend_metrics[i].name, backend_metrics[i].help,
+                  backend_metrics[i].name, backend_metrics[i].type);
+                for (const BackendState *b = router->backends; b && r >= 0; b = b->next)
+                        r = metrics_backend(o, backend_metrics[i].name, b, backend_metrics[i].value(b, now));
+        }
 #undef P
         return r < 0 ? r : 0;
 }

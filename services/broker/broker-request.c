@@ -73,7 +73,7 @@ static Request *request_free(Request *r) {
         for (struct curl_slist *l = r->headers; l; l = l->next)
                 explicit_bzero(l->data, strlen(l->data)); /* one of them is the credential */
         curl_slist_free_all(r->headers);
-        sd_event_source_disable_unref(r->timer);
+        timeout_done(&r->timeout);
         sse_scanner_done(&r->scanner);
         buf_done(&r->json);
         broker_config_unref(r->config);
@@ -246,27 +246,16 @@ int request_start(Connection *c) {
 
 /* ---- the upstream transfer ---- */
 
-/* Moves the request's timeout: the timer itself only to an earlier time (a stream pushes its idle
- * timeout on with every piece; the timer catches up when it fires). */
+/* Moves the request's timeout (a stream pushes its idle timeout on with every piece). */
 static void request_arm(Request *r, usec_t usec) {
-        r->deadline = manager_now(r->manager) + usec;
-        if (r->timer_at != 0 && r->timer_at <= r->deadline)
-                return;
-        r->timer_at = r->deadline;
-        (void) sd_event_source_set_time(r->timer, r->timer_at);
-        (void) sd_event_source_set_enabled(r->timer, SD_EVENT_ONESHOT);
+        timeout_set(&r->timeout, manager_now(r->manager) + usec);
 }
 
 static int on_request_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Request *r = userdata;
 
-        r->timer_at = 0;
-        if (usec < r->deadline) {
-                r->timer_at = r->deadline;
-                (void) sd_event_source_set_time(r->timer, r->timer_at);
-                (void) sd_event_source_set_enabled(r->timer, SD_EVENT_ONESHOT);
+        if (!timeout_due(&r->timeout, usec))
                 return 0;
-        }
 
         /* Before the answer's head: the route's timeout; after: the stream went quiet for too long. */
         r->timed_out = true;
@@ -459,9 +448,9 @@ static int request_attempt(Request *r) {
                 (void) curl_easy_setopt(r->easy, CURLOPT_HTTPGET, 1L);
         r->error[0] = 0;
 
-        if (!r->timer) {
-                r->deadline = r->timer_at = manager_now(m) + (usec_t) r->route->timeout_sec * USEC_PER_SEC;
-                k = sd_event_add_time(m->event, &r->timer, CLOCK_MONOTONIC, r->timer_at, 0, on_request_timer, r);
+        if (!r->timeout.timer) {
+                k = timeout_add(&r->timeout, m->event, manager_now(m) + (usec_t) r->route->timeout_sec * USEC_PER_SEC,
+                                on_request_timer, r);
                 if (k < 0) {
                         request_finish(r, -ENOMEM);
                         return k;

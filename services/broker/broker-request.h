@@ -11,6 +11,7 @@
 
 #include "broker-endpoint.h"
 #include "broker-manager.h"
+#include "broker-timeout.h"
 #include "broker-usage.h"
 #include "buf.h"
 #include "time-util.h"
@@ -49,8 +50,7 @@ struct Request {
         Buf json;           /* a copy of a JSON answer, for its usage; dropped beyond USAGE_JSON_MAX */
         uint64_t bytes;
         usec_t start, first_byte;
-        sd_event_source *timer;
-        usec_t deadline, timer_at; /* as a connection's (connection_arm()) */
+        Timeout timeout;    /* the route's until the answer's head, then the stream's idle timeout */
         char error[CURL_ERROR_SIZE];
 };
 
