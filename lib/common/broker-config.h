@@ -46,7 +46,7 @@ typedef struct Provider {
         char *api_key;          /* the secret injected upstream; NULL if the provider has none */
 } Provider;
 
-typedef struct BackendState BackendState; /* runtime health, owned by the router (broker-route.h) */
+typedef struct BackendState BackendState; /* runtime health, owned by the router (services/broker/broker-backend.h) */
 
 typedef struct RouteBackend {
         char *url; /* base URL without trailing '/', e.g. http://127.0.0.1:8000/v1 */

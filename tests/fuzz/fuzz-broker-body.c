@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker-route.h"
+#include "broker-body.h"
+#include "broker-usage.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

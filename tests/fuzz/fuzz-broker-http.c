@@ -7,8 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "broker-caller.h"
+#include "broker-endpoint.h"
 #include "http-parser.h"
-#include "broker-route.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

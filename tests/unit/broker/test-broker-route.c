@@ -1,8 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <string.h>
 
+#include "broker-audit.h"
+#include "broker-backend.h"
+#include "broker-body.h"
+#include "broker-caller.h"
+#include "broker-endpoint.h"
 #include "broker-route.h"
+#include "broker-upstream.h"
+#include "broker-usage.h"
 #include "check-util.h"
+#include "json-util.h"
 #include "string-util.h"
 
 static void parse_request(HttpParser *p, const char *s) {
