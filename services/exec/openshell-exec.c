@@ -39,7 +39,9 @@
 #define SECCOMP_FILE SANDBOX_SECCOMP_CREDENTIAL
 #define RULESET_SIZE_MAX (1024 * 1024)
 #define RULESET_PATHS_MAX 1024
-#define RULESET_PORTS_MAX 1024
+/* What the validator lets a policy name (POLICY_PORTS_MAX = 1024 connect and 1024 bind ports), plus
+ * the proxy's port the compiler adds: a valid policy must never make the shim refuse to start. */
+#define RULESET_PORTS_MAX (2 * 1024 + 1)
 #define BPF_INSNS_MAX 65535 /* BPF_MAXINSNS is 4096; the kernel decides, we only bound the read */
 
 /* Rights per Landlock ABI version (the kernel's <linux/landlock.h> values; spelled out because build

@@ -145,8 +145,8 @@ START_TEST(test_format_corners) {
 }
 END_TEST
 
-/* Many rules: as many paths as the validator accepts, and 1,023 ports, which with the proxy's port
- * make the 1,024 openshell-exec reads at most. */
+/* Many rules: as many paths and ports as the validator accepts (POLICY_PORTS_MAX connect and bind
+ * ports), which with the proxy's port make the most openshell-exec reads (RULESET_PORTS_MAX). */
 START_TEST(test_many_rules) {
         _cleanup_free_ char *yaml = NULL;
         size_t size = 0;
@@ -161,8 +161,12 @@ START_TEST(test_many_rules) {
         for (unsigned i = 0; i < POLICY_PATHS_MAX / 2; i++)
                 fprintf(f, "    - /rw/%u\n", i);
         fputs("x-openshell:\n  network:\n    tcp_connect_ports:\n", f);
-        for (unsigned i = 0; i < RULESET_PORTS_MAX - 1; i++)
+        for (unsigned i = 0; i < POLICY_PORTS_MAX; i++)
                 fprintf(f, "      - %u\n", 10000 + i);
+        fputs("    tcp_bind_ports:\n", f);
+        for (unsigned i = 0; i < POLICY_PORTS_MAX; i++)
+                fprintf(f, "      - %u\n", 20000 + i);
+        ck_assert_uint_eq(2 * POLICY_PORTS_MAX + 1, RULESET_PORTS_MAX);
         ck_assert_int_eq(fclose(f), 0);
         round_trip_string("many rules", yaml);
 }
