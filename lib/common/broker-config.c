@@ -347,7 +347,9 @@ static int provider_load_secret(DiagReporter *p, Provider *prov, const char *cre
                         break;
                 r = credentials_parse(data, size, *k, &value);
         }
-        explicit_bzero(data, size);
+        /* data is set here; the test is for clang's analyzer, which cannot tell. */
+        if (data)
+                explicit_bzero(data, size);
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {

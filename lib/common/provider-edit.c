@@ -130,7 +130,9 @@ int provider_edit_add_credential(ProviderEdit *e, const char *arg, bool update, 
                 r = refuse(ret_error, -EINVAL, "--credential %s given twice", key);
         else
                 r = kv_set(&e->credentials, key, value) < 0 ? -ENOMEM : 0;
-        explicit_bzero(value, strlen(value));
+        /* value is set here; the test is for clang's analyzer, which cannot tell. */
+        if (value)
+                explicit_bzero(value, strlen(value));
         return r;
 }
 

@@ -29,11 +29,16 @@ int log_journal_fields(int level, char *const *fields);
  * compiler's does), and a last line "N more problems not shown" if the list dropped some. */
 void log_diag_list(const DiagList *l);
 
-#define log_full_errno(level, error, ...)                                                               \
-        ({                                                                                              \
-                int _level_ = (level), _e_ = (error);                                                   \
-                _e_ = _e_ < 0 ? -_e_ : _e_;                                                             \
-                log_get_max_level() >= _level_ ? log_internal(_level_, _e_, __VA_ARGS__) : -_e_;        \
+/* Its value is -abs(error) whether or not the message is shown, written out here (log_internal()
+ * returns the same) so that a reader and the static analyzer see that "return log_error_errno(r, ...)"
+ * returns a negative value for a negative r. */
+#define log_full_errno(level, error, ...)                                                                   \
+        ({                                                                                                  \
+                int _level_ = (level), _e_ = (error);                                                       \
+                _e_ = _e_ < 0 ? -_e_ : _e_;                                                                 \
+                if (log_get_max_level() >= _level_)                                                         \
+                        (void) log_internal(_level_, _e_, __VA_ARGS__);                                     \
+                -_e_;                                                                                       \
         })
 
 #define log_full(level, ...) (void) log_full_errno(level, 0, __VA_ARGS__)

@@ -6,6 +6,7 @@
  * follows it: when the agent ends, the supervisor ends with the agent's result. The agent unit is
  * BindsTo=/PartOf= the supervisor, so stopping (or losing) the supervisor stops the agent. */
 
+#include <assert.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <grp.h>
@@ -735,6 +736,9 @@ static int run(int argc, char *argv[]) {
                 return EXIT_CONFIG;
         if (r < 0)
                 return r;
+        /* Set on success. Said for clang's analyzer, which lets an errno of INT_MIN make
+         * log_error_errno() non-negative and then finds these NULL below. */
+        assert(policy && compiled);
         warn_unapplied(s.name, spec);
         s.keep = spec->keep;
         s.memory_max = sandbox_unit_assignment_value(compiled->unit, "MemoryMax");

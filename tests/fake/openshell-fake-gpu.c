@@ -463,7 +463,7 @@ static int respond_embeddings(Conn *c) {
                         size_t nbytes = (size_t) dim * 4, olen = 4 * ((nbytes + 2) / 3);
                         static const char tbl[] =
                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-                        _cleanup_free_ uint8_t *raw = malloc(nbytes);
+                        _cleanup_free_ uint8_t *raw = calloc(1, nbytes);
                         b64 = malloc(olen + 1);
                         if (!raw || !b64) {
                                 json_object_put(o);
@@ -1239,7 +1239,8 @@ static unsigned count_prompt(json_object *o, int depth) {
                 for (size_t i = 0; i < json_object_array_length(o); i++)
                         n += count_prompt(json_object_array_get_idx(o, i), depth + 1);
                 return n;
-        case json_type_object:
+        case json_type_object: {
+                /* Braces: the macro declares variables, which C11 does not allow right after a label. */
                 json_object_object_foreach(o, k, v) {
                         if (streq(k, "model") || streq(k, "role") || streq(k, "type") ||
                             streq(k, "encoding_format"))
@@ -1247,6 +1248,7 @@ static unsigned count_prompt(json_object *o, int depth) {
                         n += count_prompt(v, depth + 1);
                 }
                 return n;
+        }
         default:
                 return 0;
         }
@@ -1807,7 +1809,7 @@ static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userda
         Server *s = userdata;
 
         for (int i = 0; i < 64; i++) {
-                struct sockaddr_storage sa;
+                struct sockaddr_storage sa = {};
                 socklen_t salen = sizeof sa;
                 int cfd = accept4(fd, (struct sockaddr *) &sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
                 Conn *c;

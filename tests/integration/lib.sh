@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash
 # Helpers for integration cases (sourced; runs inside the booted testbed as root).
 set -euo pipefail
 
+# shellcheck disable=SC2034 # used by the cases that source this file
 TESTS_DIR=/usr/lib/openshell/tests
 
 fail() {

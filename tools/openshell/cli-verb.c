@@ -12,7 +12,6 @@
 #define SECTION_INDENT 7U
 #define ITEM_INDENT (SECTION_INDENT + 4U)
 #define VERB_CHILDREN_MAX 64U
-#define VERB_ROWS_MAX 128U
 
 /* The command being run, for verb_help() and verb_usage(): set by verb_dispatch() for the time of its
  * run function, like program_invocation_name for the whole program. */
@@ -102,10 +101,12 @@ static void print_columns(FILE *f, const char *term, size_t term_width, const ch
 
 /* ---- manual pages ---- */
 
-static void print_synopsis(FILE *f, const Verb *v, const char *path) {
-        const char *synopsis = v->synopsis ?: verb_is_group(v) ? "COMMAND [OPTIONS] [ARGS...]" : "";
+const char *verb_synopsis(const Verb *v) {
+        return v->synopsis ?: verb_is_group(v) ? "COMMAND [OPTIONS] [ARGS...]" : "";
+}
 
-        for (const char *p = synopsis;;) {
+static void print_synopsis(FILE *f, const Verb *v, const char *path) {
+        for (const char *p = verb_synopsis(v);;) {
                 size_t n = strcspn(p, "\n");
 
                 fprintf(f, "%*s%s%s", (int) SECTION_INDENT, "", path, n > 0 ? " " : "");
@@ -116,14 +117,7 @@ static void print_synopsis(FILE *f, const Verb *v, const char *path) {
         }
 }
 
-typedef struct CommandRow {
-        char term[64];
-        const char *summary;
-} CommandRow;
-
-/* The rows of COMMANDS: a group's commands. The root expands its groups ("sandbox create"), so that
- * `openshell --help` lists every command. */
-static size_t command_rows(const Verb *group, CommandRow *rows, size_t max) {
+size_t command_rows(const Verb *group, CommandRow *rows, size_t max) {
         size_t n = 0;
 
         for (const Verb *const *c = group->verbs; *c; c++) {
@@ -143,7 +137,7 @@ static size_t command_rows(const Verb *group, CommandRow *rows, size_t max) {
 }
 
 static void print_commands(FILE *f, const Verb *group) {
-        CommandRow rows[VERB_ROWS_MAX];
+        CommandRow rows[COMMAND_ROWS_MAX];
         size_t n = command_rows(group, rows, ELEMENTSOF(rows)), width = 0;
 
         for (size_t i = 0; i < n; i++)

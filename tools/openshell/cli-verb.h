@@ -58,6 +58,21 @@ extern const Verb openshell_verb;
  * command has already reported. */
 int verb_dispatch(const Verb *group, const char *path, int argc, char *argv[]);
 
+/* A row of a group's COMMANDS section: "create", or from the root "sandbox create". */
+typedef struct CommandRow {
+        char term[64];
+        const char *summary;
+} CommandRow;
+#define COMMAND_ROWS_MAX 128U
+
+/* Fills rows (at most max) with the commands of group and returns their number. The root expands its
+ * groups ("sandbox create"), so that `openshell --help` lists every command. Shared by --help and the
+ * manual pages (openshell-man.c). */
+size_t command_rows(const Verb *group, CommandRow *rows, size_t max);
+
+/* What follows v's full name in its SYNOPSIS: v->synopsis, or for a group without one its default. */
+const char *verb_synopsis(const Verb *v);
+
 /* Prints the manual of v, whose full name is path. */
 void verb_help_print(const Verb *v, const char *path, FILE *f);
 

@@ -2,6 +2,7 @@
 # A sandbox started with systemctl runs its agent as a transient unit with the hardened property set,
 # and the agent sees exactly that: read-only system, writable /sandbox, no home, private /tmp and
 # /dev, loopback only, no capabilities, no new privileges.
+# shellcheck source=tests/integration/lib.sh
 source /usr/lib/openshell/tests/lib.sh
 
 name=hardening

@@ -1,6 +1,7 @@
 #!/bin/bash
 # systemctl start/stop drive both units; the supervisor follows the agent's end and result; the
 # workdir persists; the CLI lists what systemd knows.
+# shellcheck source=tests/integration/lib.sh
 source /usr/lib/openshell/tests/lib.sh
 
 name=life
@@ -64,6 +65,7 @@ SPEC
 systemctl reset-failed "openshell-sandbox@$name.service" 2>/dev/null || true
 systemctl start "openshell-sandbox@$name.service"
 wait_until 10 test -s "/var/lib/openshell/sandboxes/$name/dollar"
+# shellcheck disable=SC2016 # the literal text the sandbox's command wrote
 assert_eq "$(cat "/var/lib/openshell/sandboxes/$name/dollar")" 'home=/sandbox literal=$X' "command with \$ signs"
 
 # A persistent sandbox is a plain `systemctl enable`: multi-user.target wants it, so it is started at

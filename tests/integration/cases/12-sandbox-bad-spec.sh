@@ -1,6 +1,7 @@
 #!/bin/bash
 # A bad sandbox spec fails the supervisor with a journal message naming file:line:column, and leaves
 # nothing running.
+# shellcheck source=tests/integration/lib.sh
 source /usr/lib/openshell/tests/lib.sh
 
 name=broken

@@ -2,6 +2,7 @@
 # The spec keys beyond command/environment: keep: false removes the sandbox after its run; keys this
 # version records but does not enforce yet are said so in the journal; the supervisor publishes the
 # settings it applied for exec/connect.
+# shellcheck source=tests/integration/lib.sh
 source /usr/lib/openshell/tests/lib.sh
 
 name=keys

@@ -1,6 +1,7 @@
 #!/bin/bash
 # The lifecycle CLI: create, get, exec, connect, upload, download, delete, status; bad input gets a
 # clear error and exit status 2.
+# shellcheck source=tests/integration/lib.sh
 source /usr/lib/openshell/tests/lib.sh
 
 name=cli1
@@ -40,6 +41,7 @@ assert_eq "$o" out "exec stdout"
 assert_eq "$(cat /tmp/exec-err)" err "exec stderr"
 assert_eq "$(echo data | openshell sandbox exec "$name" -- cat)" data "exec stdin"
 assert_eq "$(openshell sandbox exec "$name" -- id -un)" openshell-agent "exec user"
+# shellcheck disable=SC2016 # an awk program
 assert_eq "$(openshell sandbox exec "$name" -- awk '$1 == "CapBnd:" { print $2 }' /proc/self/status)" 0000000000000000 "exec bounding set"
 assert_eq "$(openshell sandbox exec "$name" -- cat /tmp/agent-marker)" agent "exec shares the agent's /tmp"
 assert_eq "$(openshell sandbox exec "$name" -- readlink /proc/self/ns/net)" "$(cat "/var/lib/openshell/sandboxes/$name/netns")" "exec shares the agent's network namespace"

@@ -1,6 +1,7 @@
 #!/bin/bash
 # openshell-exec, the agent's ExecStart= shim, applies a Landlock ruleset handed over with
 # LoadCredential= before it runs the command; hard_requirement refuses to run with less.
+# shellcheck source=tests/integration/lib.sh
 source /usr/lib/openshell/tests/lib.sh
 
 EXEC=/usr/libexec/openshell/openshell-exec

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Escape attempts, made AS THE AGENT (with `openshell sandbox exec`, which runs with the agent's
 # restrictions): each one must be refused, with the expected error.
+# shellcheck source=tests/integration/lib.sh
 source /usr/lib/openshell/tests/lib.sh
 
 name=escape

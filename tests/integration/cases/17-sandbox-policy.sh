@@ -1,6 +1,7 @@
 #!/bin/bash
 # The supervisor applies the sandbox's policy: a profile's (--from), a file named by the spec, or the
 # default; an invalid policy stops the start with its errors, file:line:column, in the journal.
+# shellcheck source=tests/integration/lib.sh
 source /usr/lib/openshell/tests/lib.sh
 
 cleanup() { cleanup_sandbox prof; cleanup_sandbox pol; rm -f /root/policy-*.yaml /etc/openshell/policies/bad.yaml; }

@@ -2,6 +2,7 @@
 # Resource limits hold against the agent: a fork bomb stops at TasksMax= (EAGAIN) and the system stays
 # responsive; a memory hog is OOM-killed inside its own cgroup at MemoryMax=, the supervisor reports it,
 # and nothing else is touched. The default policy gives every agent bounded limits.
+# shellcheck source=tests/integration/lib.sh
 source /usr/lib/openshell/tests/lib.sh
 
 PROBE=$TESTS_DIR/openshell-probe
@@ -122,6 +123,7 @@ fi
 # "oom-kill"; systemd 252 cannot tell it apart from another SIGKILL on a cgroup v1 memory hierarchy,
 # where the supervisor learns it from the kernel (services/sandbox/sandbox-oom.h).
 output_of openshell sandbox create lim-mem --policy /root/policy-limits.yaml -- "$PROBE" memory-hog 1024
+# shellcheck disable=SC2016 # expanded by that sh, at each try
 wait_until 30 sh -c '[ "$(systemctl show -P ActiveState openshell-sandbox@lim-mem.service)" = failed ]'
 agent=openshell-agent-lim-mem.service
 if [ "$TESTBED_LIMITS" = unified ]; then

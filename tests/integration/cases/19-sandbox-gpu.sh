@@ -3,6 +3,7 @@
 # chosen GPU and the driver's control nodes are, and nothing else. The testbed has no GPU: the nodes
 # are made here with the NVIDIA driver's device numbers (major 195), so opening one that is let
 # through reaches the kernel and fails with ENXIO (no driver), while one kept out is not there at all.
+# shellcheck source=tests/integration/lib.sh
 source /usr/lib/openshell/tests/lib.sh
 
 PROBE=$TESTS_DIR/openshell-probe

@@ -4,6 +4,7 @@
 # runs under the default policy, and under a policy that opts in to W^X it is refused and gives up as
 # V8 does (SIGTRAP), which the supervisor blames on MemoryDenyWriteExecute=; a system call of another ABI
 # is killed (SIGSYS), which it blames on the system call filter.
+# shellcheck source=tests/integration/lib.sh
 source /usr/lib/openshell/tests/lib.sh
 
 PROBE=$TESTS_DIR/openshell-probe

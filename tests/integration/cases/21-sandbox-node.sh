@@ -3,9 +3,10 @@
 # machine code in W+X memory, which MemoryDenyWriteExecute=yes refuses (so that is an opt-in). Most
 # agents are Node or Bun programs. Under a policy that opts in, Node dies at once, and the supervisor
 # says why. The runner copies the host's node in when there is one.
+# shellcheck source=tests/integration/lib.sh
 source /usr/lib/openshell/tests/lib.sh
 
-name=node-jit
+name="node-jit"
 cleanup() { cleanup_sandbox "$name"; cleanup_sandbox node-wx; rm -f /root/policy-wx.yaml /etc/openshell/policies/sandbox-node-wx.yaml; }
 cleanup
 trap cleanup EXIT

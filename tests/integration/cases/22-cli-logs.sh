@@ -1,6 +1,7 @@
 #!/bin/bash
 # openshell logs: a sandbox's supervisor and agent lines from the journal, -n, --source, --level,
 # -o json and --tail; no such sandbox and bad arguments get clear errors.
+# shellcheck source=tests/integration/lib.sh
 source /usr/lib/openshell/tests/lib.sh
 
 name=logs1

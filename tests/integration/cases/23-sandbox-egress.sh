@@ -5,6 +5,7 @@
 # identify socket answering which binary connected, the proxy variables, exec sessions in the same
 # namespace, and no route for anything that ignores the proxy; then the real proxy, which names the
 # binary the supervisor identified in its audit entry.
+# shellcheck source=tests/integration/lib.sh
 source /usr/lib/openshell/tests/lib.sh
 
 # Long enough that "openshell-proxy-NAME" exceeds systemd's 31 characters: the hashed user name.
@@ -113,6 +114,7 @@ proxy_pid=$(systemctl show -P MainPID "$proxy")
 assert_eq "$(readlink "/proc/$proxy_pid/ns/net")" "$(readlink /proc/1/ns/net)" "proxy's namespace (the host's)"
 assert_match "$(systemctl show -P User "$proxy")" '^openshell-prox_[0-9a-f]{16}$' "proxy user of a long sandbox name"
 proxy_uid=$(stat -c %u "/proc/$proxy_pid")
+# shellcheck disable=SC2015 # meant: fail when either test fails
 [ "$proxy_uid" -ge 61184 ] && [ "$proxy_uid" -le 65519 ] || fail "proxy uid $proxy_uid is not a dynamic one"
 cmp "/run/openshell/sandboxes/$name/proxy/policy.yaml" /usr/share/openshell/policies/default.yaml ||
     fail "the proxy's policy is not the sandbox's"
@@ -122,9 +124,11 @@ exposure() {
 }
 e=$(exposure "$proxy")
 echo "systemd-analyze security $proxy: $e"
+# shellcheck disable=SC2015 # meant: fail when either test fails
 [ -n "$e" ] && awk -v e="$e" 'BEGIN { exit !(e <= 2.0) }' || fail "proxy exposure '$e' is above 2.0"
 e=$(exposure "openshell-agent-$name.service")
 echo "systemd-analyze security openshell-agent-$name.service: $e"
+# shellcheck disable=SC2015 # meant: fail when either test fails
 [ -n "$e" ] && awk -v e="$e" 'BEGIN { exit !(e <= 1.5) }' || fail "agent exposure '$e' is above 1.5"
 
 # Which binary connected: the probe, its parent the agent's shell (ancestors up to the main process).
@@ -143,6 +147,7 @@ assert_match "$(openshell sandbox exec "$name" -- "$PROBE" tcp-read-line 127.0.0
     '^ok: OK [0-9]+ /usr/lib/openshell/tests/openshell-probe$' "identify from an exec session"
 assert_eq "$(openshell sandbox exec "$name" -- "$PROBE" connect-tcp 10.99.0.2 3128)" \
     "denied: ENETUNREACH: Network is unreachable" "a direct connection from an exec session"
+# shellcheck disable=SC2016 # expanded by the sandbox's sh
 assert_eq "$(openshell sandbox exec "$name" -- /bin/sh -c 'echo $http_proxy')" http://127.0.0.1:3128 "exec http_proxy"
 
 # Only the sandbox's proxy is answered: root in another unit is refused.

@@ -2,11 +2,13 @@
 # The shipped policies are installed, validate, and their compiled drop-in is what systemd 252 runs:
 # a oneshot unit with the default policy's drop-in runs as the agent account, cannot write the system,
 # cannot see SSH configuration or the product's own state, and has no network but loopback.
+# shellcheck source=tests/integration/lib.sh
 source /usr/lib/openshell/tests/lib.sh
 
 default=/usr/share/openshell/policies/default.yaml
 openclaw=/usr/share/openshell/profiles/openclaw/policy.yaml
 unit=openshell-policy-check.service
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
     systemctl stop "$unit" 2>/dev/null || true
     systemctl reset-failed "$unit" 2>/dev/null || true

@@ -4,7 +4,9 @@
 # the service, the provider's secret arrives through LoadCredential= and is injected upstream, the
 # model is overwritten, streams pass through, every request leaves one audit entry without prompt
 # text, and the broker exits when idle and comes back on the next request.
+# shellcheck source=tests/integration/lib.sh
 source /usr/lib/openshell/tests/lib.sh
+# shellcheck source=tests/integration/cases/broker-common.inc
 source /usr/lib/openshell/tests/cases/broker-common.inc
 
 command -v curl >/dev/null || skip "curl is not installed in the testbed"
@@ -77,6 +79,7 @@ printf '[Service]\nExecStart=\nExecStart=/usr/libexec/openshell/openshell-broker
         >/run/systemd/system/openshell-broker.service.d/50-it-idle.conf
 systemctl daemon-reload
 systemctl restart openshell-broker.service
+# shellcheck disable=SC2016 # expanded by that bash, at each try
 wait_until 15 bash -c '[ "$(systemctl show -P ActiveState openshell-broker.service)" = inactive ]'
 assert_eq "$(systemctl show -P Result openshell-broker.service)" success "result after idle exit"
 out=$(broker_curl -d '{"model":"x","messages":[]}' http://inference.local/v1/chat/completions)

@@ -3,7 +3,9 @@
 # The supervisor contract: only a root peer of the unix socket (a supervisor) may name the calling
 # sandbox with X-OpenShell-Sandbox; a host user sending the same header is recorded as host:UID and
 # counted as such for max_concurrency_per_sandbox; users outside openshell-inference cannot connect.
+# shellcheck source=tests/integration/lib.sh
 source /usr/lib/openshell/tests/lib.sh
+# shellcheck source=tests/integration/cases/broker-common.inc
 source /usr/lib/openshell/tests/cases/broker-common.inc
 
 command -v curl >/dev/null || skip "curl is not installed in the testbed"

@@ -3,7 +3,9 @@
 # Several backends for one route: a dead one and a failing one are skipped before the first answer
 # byte, so no request is lost; a backend killed between requests is failed over; the circuit
 # breaker shows in /metrics; request limits answer with the right status.
+# shellcheck source=tests/integration/lib.sh
 source /usr/lib/openshell/tests/lib.sh
+# shellcheck source=tests/integration/cases/broker-common.inc
 source /usr/lib/openshell/tests/cases/broker-common.inc
 
 command -v curl >/dev/null || skip "curl is not installed in the testbed"

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # The optional loopback TCP listener is a drop-in on the socket unit; the broker serves it too, and
 # never trusts X-OpenShell-Sandbox there (no peer credentials on TCP).
+# shellcheck source=tests/integration/lib.sh
 source /usr/lib/openshell/tests/lib.sh
+# shellcheck source=tests/integration/cases/broker-common.inc
 source /usr/lib/openshell/tests/cases/broker-common.inc
 
 command -v curl >/dev/null || skip "curl is not installed in the testbed"

@@ -5,7 +5,9 @@
 # upstream's troubleshooting messages, and the socket-activated broker serves what the CLI wrote;
 # `inference update` makes a running broker reload, new secrets of a provider in use restart it. No
 # command prints the secret.
+# shellcheck source=tests/integration/lib.sh
 source /usr/lib/openshell/tests/lib.sh
+# shellcheck source=tests/integration/cases/broker-common.inc
 source /usr/lib/openshell/tests/cases/broker-common.inc
 
 command -v curl >/dev/null || skip "curl is not installed in the testbed"

@@ -5,7 +5,9 @@
 # against the broker as a user runs it: openshell-broker.socket under systemd, with its loopback TCP
 # drop-in, configured through /etc/openshell. The runner copies Node.js and tests/node in when the
 # host has them.
+# shellcheck source=tests/integration/lib.sh
 source /usr/lib/openshell/tests/lib.sh
+# shellcheck source=tests/integration/cases/broker-common.inc
 source /usr/lib/openshell/tests/cases/broker-common.inc
 
 NODE_TESTS=/usr/lib/openshell/tests/node
