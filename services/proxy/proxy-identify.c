@@ -64,7 +64,7 @@ int proxy_identify_reply_parse(const char *data, size_t size, ProxyIdentity *ret
         for (char *w = strtok_r(line, " ", &saveptr); w; w = strtok_r(NULL, " ", &saveptr))
                 if (strv_extend(&words, w) < 0)
                         return -ENOMEM;
-        if (strv_length(words) < 3 || !streq(words[0], "OK"))
+        if (!words || strv_length(words) < 3 || !streq(words[0], "OK"))
                 return -EBADMSG;
         if (safe_atou64(words[1], &id.pid) < 0 || id.pid == 0)
                 return -EBADMSG;

@@ -299,7 +299,7 @@ static bool pid_set_contains(const PidSet *s, pid_t pid) {
 /* A table of /proc/net, read afresh: the kernel regenerates it from offset 0. */
 static int read_fd_from_start(int fd, size_t max, char **ret) {
         if (lseek(fd, 0, SEEK_SET) < 0)
-                return -errno;
+                return negative_errno(); /* never 0: *ret is only unset on failure */
         return read_full_fd(fd, max, ret, NULL);
 }
 

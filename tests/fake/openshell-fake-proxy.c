@@ -43,7 +43,7 @@ static int ask(const char *path, const char *request, char *reply, size_t size) 
 }
 
 static void serve(int listen_fd, const char *identify) {
-        struct sockaddr_storage peer;
+        struct sockaddr_storage peer = {};
         socklen_t len = sizeof(peer);
         char address[INET6_ADDRSTRLEN], request[128], reply[65536];
         unsigned port;
