@@ -20,8 +20,6 @@
 #include "sandbox-unit.h"
 #include "string-util.h"
 
-#define PROXY_POLICY_SIZE_MAX (4U * 1024 * 1024)
-
 typedef struct IdentifyConnection {
         SandboxProxy *proxy;
         int fd;
@@ -202,20 +200,29 @@ static int listen_identify(SandboxProxy *p, const char *dir, sd_event *e) {
         return 0;
 }
 
-static int copy_policy(const char *dir, const char *policy_path) {
-        _cleanup_free_ char *text = NULL, *dest = NULL;
-        size_t size;
+int sandbox_proxy_install_policy(SandboxProxy *p, const void *text, size_t size) {
+        _cleanup_free_ char *runtime = NULL, *dest = NULL;
         int r;
 
-        r = read_full_file(policy_path, PROXY_POLICY_SIZE_MAX, &text, &size);
-        if (r < 0)
-                return log_error_errno(r, "Failed to read policy %s: %m", policy_path);
-        if (asprintf_safe(&dest, "%s/" SANDBOX_PROXY_POLICY, dir) < 0)
+        if (sandbox_runtime_path(p->sandbox, &runtime) < 0 ||
+            asprintf_safe(&dest, "%s/" SANDBOX_PROXY_DIR "/" SANDBOX_PROXY_POLICY, runtime) < 0)
                 return log_oom();
+        /* Atomic: the proxy, reloading at any moment, reads either the old file or the new one. */
         r = write_file_atomic(dest, text, size, 0644, 0);
         if (r < 0)
                 return log_error_errno(r, "Failed to write %s: %m", dest);
         return 0;
+}
+
+static int copy_policy(SandboxProxy *p, const char *policy_path) {
+        _cleanup_free_ char *text = NULL;
+        size_t size;
+        int r;
+
+        r = read_full_file(policy_path, SANDBOX_PROXY_POLICY_SIZE_MAX, &text, &size);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read policy %s: %m", policy_path);
+        return sandbox_proxy_install_policy(p, text, size);
 }
 
 int sandbox_proxy_prepare(SandboxProxy *p, sd_event *e, sd_bus *bus, const char *name, const char *policy_path) {
@@ -232,7 +239,7 @@ int sandbox_proxy_prepare(SandboxProxy *p, sd_event *e, sd_bus *bus, const char 
         if (mkdir(dir, 0755) < 0 && errno != EEXIST)
                 return log_error_errno(errno, "Failed to create %s: %m", dir);
 
-        r = copy_policy(dir, policy_path);
+        r = copy_policy(p, policy_path);
         if (r < 0)
                 return r;
 

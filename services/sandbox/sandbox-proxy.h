@@ -21,6 +21,7 @@
 #define SANDBOX_PROXY_DIR "proxy"
 #define SANDBOX_PROXY_POLICY "policy.yaml"
 #define SANDBOX_IDENTIFY_SOCKET "identify.sock"
+#define SANDBOX_PROXY_POLICY_SIZE_MAX (4U * 1024 * 1024)
 #define SANDBOX_PROXY_UNIT_PREFIX "openshell-proxy@"
 /* The proxy opens one connection per lookup and may run as many lookups as it has connections
  * (--max-connections, 512 by default); more are refused. */
@@ -46,6 +47,8 @@ typedef struct SandboxProxy {
 /* Everything above, for sandbox NAME whose policy is the file POLICY_PATH; logs its errors. */
 int sandbox_proxy_prepare(SandboxProxy *p, sd_event *e, sd_bus *bus, const char *name, const char *policy_path);
 void sandbox_proxy_done(SandboxProxy *p);
+/* Replaces the proxy's copy of the policy (atomically) with TEXT; logs its errors. */
+int sandbox_proxy_install_policy(SandboxProxy *p, const void *text, size_t size);
 
 /* The proxy's program: without it the sandbox keeps its namespace and has no network at all (the proxy
  * units are skipped, ConditionFileIsExecutable=). */

@@ -36,9 +36,15 @@
 #include "sandbox-spec.h"
 #include "sandbox-unit.h"
 #include "string-util.h"
+#include "time-util.h"
 
 /* sysexits.h EX_CONFIG: the spec is invalid; systemd shows it as status=78/CONFIG. */
 #define EXIT_CONFIG 78
+
+/* The audit event of a policy reload, accepted or refused (units/catalog/openshell.catalog). */
+#define SANDBOX_POLICY_MESSAGE_ID "3c9e5b7a1d2f4e8b9a6c0d4f7e1b2a95"
+/* In the sandbox's runtime directory: how many reloads the supervisor has finished (ExecReload=). */
+#define SANDBOX_RELOADS_FILE "reloads"
 
 typedef struct Supervisor {
         const char *name;
@@ -70,12 +76,24 @@ typedef struct Supervisor {
         /* The sandbox's network namespace and the supervisor's side of its proxy (sandbox-proxy.h). */
         char *netns_path;
         SandboxProxy proxy;
+        /* The policy in force: the one the agent started with, then each accepted reload. */
+        Policy *policy;
+        /* A reload (SIGHUP) in progress: the policy installed for the proxy, the proxy's reload job
+         * waited for, and whether another SIGHUP came meanwhile. */
+        bool reloading;
+        bool reload_again;
+        char *reload_policy_path;
+        char *reload_job;
+        unsigned n_reloads; /* finished, written to SANDBOX_RELOADS_FILE for ExecReload= */
 } Supervisor;
 
 static void supervisor_done(Supervisor *s) {
         oom_watch_done(&s->oom_watch);
         tasks_watch_done(&s->tasks_watch);
         sandbox_proxy_done(&s->proxy);
+        policy_free(s->policy);
+        free(s->reload_policy_path);
+        free(s->reload_job);
         free(s->netns_path);
         free(s->agent_unit);
         free(s->agent_path);
@@ -85,7 +103,8 @@ static void supervisor_done(Supervisor *s) {
         sd_event_unref(s->event);
 }
 
-static int load_spec(const char *name, SandboxSpec **ret) {
+/* ACTION ("starting", "reloading") names what an invalid spec stops. */
+static int load_spec(const char *name, const char *action, SandboxSpec **ret) {
         _cleanup_(diag_list_done) DiagList diags = {};
         _cleanup_free_ char *path = NULL;
         int r;
@@ -97,7 +116,7 @@ static int load_spec(const char *name, SandboxSpec **ret) {
         r = sandbox_spec_load(path, ret, &diags);
         log_diag_list(&diags);
         if (r == -EBADMSG)
-                return log_error_errno(r, "Sandbox spec %s is invalid, not starting sandbox '%s'.", path, name);
+                return log_error_errno(r, "Sandbox spec %s is invalid, not %s sandbox '%s'.", path, action, name);
         if (r < 0)
                 return log_error_errno(r, "Failed to load sandbox spec %s: %m", path);
         return 0;
@@ -577,6 +596,8 @@ static void supervisor_watch_limits(Supervisor *s) {
         }
 }
 
+static void supervisor_proxy_reloaded(Supervisor *s, const char *result);
+
 static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         Supervisor *s = userdata;
         const char *path, *unit, *result;
@@ -586,6 +607,10 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
         r = sd_bus_message_read(m, "uoss", &id, &path, &unit, &result);
         if (r < 0) {
                 log_warning_errno(r, "Failed to parse JobRemoved signal, ignoring: %m");
+                return 0;
+        }
+        if (s->reload_job && streq(path, s->reload_job)) {
+                supervisor_proxy_reloaded(s, result);
                 return 0;
         }
         if (!streq(unit, s->agent_unit) || s->agent_started)
@@ -697,6 +722,210 @@ static int on_exit_signal(sd_event_source *source, const struct signalfd_siginfo
         return 0;
 }
 
+/* The audit event of a reload: DECISION "allow" (the policy at POLICY_PATH is in force) or "deny"
+ * (REASON: why the policy in force stays). */
+static void log_policy_event(const Supervisor *s, const char *policy_path, bool allowed, const char *reason) {
+        _cleanup_strv_free_ char **l = NULL;
+        int priority = allowed ? LOG_NOTICE : LOG_WARNING;
+
+        if (strv_extend(&l, "MESSAGE_ID=" SANDBOX_POLICY_MESSAGE_ID) < 0 ||
+            strv_extendf(&l, "PRIORITY=%d", priority) < 0 ||
+            (allowed ? strv_extendf(&l, "MESSAGE=Sandbox '%s' reloaded its policy: %s is in force.", s->name,
+                                    policy_path)
+                     : strv_extendf(&l, "MESSAGE=Sandbox '%s' refused to reload policy %s: %s; the policy in "
+                                    "force stays.", s->name, policy_path, reason)) < 0 ||
+            strv_extendf(&l, "OPENSHELL_SANDBOX=%s", s->name) < 0 ||
+            strv_extend(&l, "OPENSHELL_EVENT=policy") < 0 ||
+            strv_extendf(&l, "OPENSHELL_DECISION=%s", allowed ? "allow" : "deny") < 0 ||
+            strv_extendf(&l, "OPENSHELL_POLICY=%s", policy_path) < 0 ||
+            (reason && strv_extendf(&l, "OPENSHELL_REASON=%s", reason) < 0))
+                return (void) log_oom();
+        (void) log_journal_fields(priority, l);
+}
+
+/* The message of the first error in DIAGS: upstream's words for what a reload may not change. */
+static const char *first_error(const DiagList *diags) {
+        for (size_t i = 0; i < diags->n_items; i++)
+                if (diags->items[i].level == DIAG_ERROR)
+                        return diags->items[i].message;
+        return NULL;
+}
+
+static void supervisor_reload_finish(Supervisor *s);
+
+static int on_proxy_reload_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Supervisor *s = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+        const char *job;
+        int r;
+
+        if (e) {
+                log_warning("Sandbox '%s': failed to reload %s: %s", s->name, s->proxy.unit,
+                            bus_error_message(e, 0));
+                supervisor_proxy_reloaded(s, "failed");
+                return 0;
+        }
+        r = sd_bus_message_read(m, "o", &job);
+        if (r >= 0) {
+                s->reload_job = strdup(job);
+                if (!s->reload_job)
+                        r = -ENOMEM;
+        }
+        if (r < 0) {
+                log_warning_errno(r, "Sandbox '%s': failed to read the job of %s's reload: %m", s->name,
+                                  s->proxy.unit);
+                supervisor_proxy_reloaded(s, "failed");
+        }
+        /* Success: the JobRemoved signal tells when the proxy has reloaded (systemd sends it after this
+         * reply). */
+        return 0;
+}
+
+/* RESULT: the proxy's reload job's. The policy file is in place either way: a proxy that is not running
+ * (job result "invalid": systemd reloads active units only) reads it when it starts. */
+static void supervisor_proxy_reloaded(Supervisor *s, const char *result) {
+        if (streq(result, "done"))
+                log_info("Sandbox '%s': %s reloaded the policy.", s->name, s->proxy.unit);
+        else if (streq(result, "invalid"))
+                log_info("Sandbox '%s': %s is not running; it reads the new policy when it starts.", s->name,
+                         s->proxy.unit);
+        else
+                log_warning("Sandbox '%s': reloading %s ended with result '%s'; it reads the new policy when it "
+                            "restarts (see 'journalctl -u %s').",
+                            s->name, s->proxy.unit, result, s->proxy.unit);
+        log_policy_event(s, s->reload_policy_path, true, NULL);
+        supervisor_reload_finish(s);
+}
+
+/* Re-reads the policy the sandbox's spec names (resolved as at start) and puts it in force if
+ * policy_check_reload() accepts it. Returns 1 when waiting for the proxy's reload, 0 when done (the
+ * policy in force unchanged), negative on failure (logged). */
+static int supervisor_reload_policy(Supervisor *s) {
+        _cleanup_(sandbox_spec_freep) SandboxSpec *spec = NULL;
+        _cleanup_(policy_freep) Policy *candidate = NULL;
+        _cleanup_(diag_list_done) DiagList diags = {};
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *profile_policy = NULL, *text = NULL, *path = NULL;
+        size_t size;
+        int r;
+
+        r = load_spec(s->name, "reloading", &spec);
+        if (r < 0)
+                return r;
+        if (spec->profile) {
+                r = apply_profile(s->name, spec, &profile_policy);
+                if (r < 0)
+                        return r;
+        }
+        path = strdup(policy_path_of(spec, profile_policy));
+        if (!path)
+                return log_oom();
+
+        /* One read: what is validated is what the proxy gets. */
+        r = read_full_file(path, SANDBOX_PROXY_POLICY_SIZE_MAX, &text, &size);
+        if (r < 0) {
+                log_error_errno(r, "Failed to read policy %s, keeping the policy in force: %m", path);
+                log_policy_event(s, path, false, "the policy cannot be read");
+                return r;
+        }
+        r = policy_load_buffer(path, text, size, &candidate, &diags);
+        log_diag_list(&diags);
+        if (r < 0) {
+                log_error_errno(r, "Policy %s is invalid, keeping the policy in force of sandbox '%s'.", path,
+                                s->name);
+                log_policy_event(s, path, false, "the policy is invalid");
+                return r;
+        }
+        diag_list_done(&diags);
+        r = policy_check_reload(s->policy, candidate, &diags);
+        log_diag_list(&diags);
+        if (r == -EBADMSG) {
+                log_error("Policy %s changes what requires a sandbox restart, keeping the policy in force of "
+                          "sandbox '%s'.",
+                          path, s->name);
+                log_policy_event(s, path, false, first_error(&diags));
+                return 0;
+        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to compare policy %s with the one in force: %m", path);
+
+        r = sandbox_proxy_install_policy(&s->proxy, text, size);
+        if (r < 0) {
+                log_policy_event(s, path, false, "the proxy's copy cannot be written");
+                return r;
+        }
+        policy_free(s->policy);
+        s->policy = TAKE_PTR(candidate);
+        free(s->reload_policy_path);
+        s->reload_policy_path = TAKE_PTR(path);
+
+        r = sd_bus_call_method_async(s->bus, NULL, SYSTEMD_BUS_NAME, SYSTEMD_BUS_PATH, SYSTEMD_MANAGER_IFACE,
+                                     "ReloadUnit", on_proxy_reload_reply, s, "ss", s->proxy.unit, "replace");
+        if (r < 0) {
+                log_warning_errno(r, "Sandbox '%s': failed to ask systemd to reload %s: %m", s->name,
+                                  s->proxy.unit);
+                log_policy_event(s, s->reload_policy_path, true, NULL);
+                return 0;
+        }
+        return 1;
+}
+
+static void supervisor_reload(Supervisor *s) {
+        int r;
+
+        s->reloading = true;
+        s->reload_again = false;
+        /* MONOTONIC_USEC: systemd >= 253 wants it with RELOADING=1; older ones ignore it. Before READY=1
+         * there is no reload job to hold. */
+        if (s->ready)
+                (void) sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=Reloading the policy",
+                                  now(CLOCK_MONOTONIC));
+        r = supervisor_reload_policy(s);
+        if (r <= 0)
+                supervisor_reload_finish(s);
+}
+
+/* The count of finished reloads, for ExecReload=, which waits for it to change: systemd 252 has no
+ * Type=notify-reload, and a kill that exits before RELOADING=1 reaches systemd would end the reload
+ * job (and `systemctl reload`) before the reload is done. */
+static void write_reload_count(Supervisor *s) {
+        _cleanup_free_ char *dir = NULL, *path = NULL, *text = NULL;
+        int r;
+
+        s->n_reloads++;
+        if (sandbox_runtime_path(s->name, &dir) < 0 || asprintf_safe(&path, "%s/" SANDBOX_RELOADS_FILE, dir) < 0 ||
+            asprintf_safe(&text, "%u\n", s->n_reloads) < 0)
+                return (void) log_oom();
+        r = write_file_atomic(path, text, strlen(text), 0600, 0);
+        if (r < 0)
+                log_warning_errno(r, "Failed to write %s, systemctl reload will wait for its timeout: %m", path);
+}
+
+/* The reload is over: READY=1 and the count of reloads end systemd's reload job (`systemctl reload`
+ * returns). */
+static void supervisor_reload_finish(Supervisor *s) {
+        s->reloading = false;
+        s->reload_job = mfree(s->reload_job);
+        if (s->ready)
+                (void) sd_notifyf(false, "READY=1\nSTATUS=Agent running as %s (PID %" PRIu32 ")", s->agent_unit,
+                                  s->main_pid);
+        write_reload_count(s);
+        if (s->reload_again)
+                supervisor_reload(s);
+}
+
+static int on_reload_signal(sd_event_source *source, const struct signalfd_siginfo *si, void *userdata) {
+        Supervisor *s = userdata;
+
+        if (s->reloading) {
+                s->reload_again = true;
+                return 0;
+        }
+        log_info("Received SIGHUP, reloading the policy of sandbox '%s'.", s->name);
+        supervisor_reload(s);
+        return 0;
+}
+
 static int run(int argc, char *argv[]) {
         _cleanup_(supervisor_done) Supervisor s = { .oom_watch = OOM_WATCH_NULL, .tasks_watch = TASKS_WATCH_NULL,
                                                     .proxy = SANDBOX_PROXY_NULL };
@@ -721,7 +950,7 @@ static int run(int argc, char *argv[]) {
                 return EXIT_CONFIG;
         }
 
-        r = load_spec(s.name, &spec);
+        r = load_spec(s.name, "starting", &spec);
         if (r == -EBADMSG)
                 return EXIT_CONFIG;
         if (r < 0)
@@ -772,11 +1001,14 @@ static int run(int argc, char *argv[]) {
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return log_error_errno(errno, "Failed to block signals: %m");
         r = sd_event_add_signal(s.event, NULL, SIGTERM, on_exit_signal, &s);
         if (r >= 0)
                 r = sd_event_add_signal(s.event, NULL, SIGINT, on_exit_signal, &s);
+        if (r >= 0)
+                r = sd_event_add_signal(s.event, NULL, SIGHUP, on_reload_signal, &s);
         if (r < 0)
                 return log_error_errno(r, "Failed to handle signals: %m");
 
@@ -798,6 +1030,7 @@ static int run(int argc, char *argv[]) {
         r = supervisor_start_agent(&s, spec, workdir, compiled, credentials_dir, root_directory);
         if (r < 0)
                 return r;
+        s.policy = TAKE_PTR(policy);
 
         r = sd_event_loop(s.event);
         if (r < 0)
