@@ -3,6 +3,7 @@
 # names, refuses a change to what the agent started with (upstream's messages) and an invalid file,
 # keeping the policy in force, and hands an accepted one to the egress proxy, which decides the next
 # connection by it; each decision is an audit event.
+# shellcheck source=tests/integration/lib.sh
 source /usr/lib/openshell/tests/lib.sh
 
 name=reload
