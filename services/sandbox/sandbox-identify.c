@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <assert.h>
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -117,6 +118,8 @@ int proc_net_tcp_find_inode(const char *text, bool v6, const IdentifyRequest *re
                             uint64_t *ret_inode) {
         size_t words = v6 ? 4 : 1, endpoint_len = 8 * words + 5;
         const char *line = text, *nl;
+
+        assert(text); /* read_full_fd() always returns a string on success */
 
         /* The header: "  sl  local_address rem_address   st ..." */
         nl = strchr(line, '\n');

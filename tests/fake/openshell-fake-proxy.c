@@ -43,25 +43,27 @@ static int ask(const char *path, const char *request, char *reply, size_t size) 
 }
 
 static void serve(int listen_fd, const char *identify) {
-        struct sockaddr_storage peer = {};
+        union {
+                struct sockaddr sa;
+                struct sockaddr_in in;
+                struct sockaddr_in6 in6;
+        } peer = {};
         socklen_t len = sizeof(peer);
-        char address[INET6_ADDRSTRLEN], request[128], reply[65536];
-        unsigned port;
+        char address[INET6_ADDRSTRLEN] = "", request[128], reply[65536];
+        unsigned port = 0;
         int fd;
 
-        fd = accept4(listen_fd, (struct sockaddr *) &peer, &len, SOCK_CLOEXEC);
+        fd = accept4(listen_fd, &peer.sa, &len, SOCK_CLOEXEC);
         if (fd < 0)
                 return;
-        if (peer.ss_family == AF_INET) {
-                struct sockaddr_in *in = (struct sockaddr_in *) &peer;
-                inet_ntop(AF_INET, &in->sin_addr, address, sizeof(address));
-                port = ntohs(in->sin_port);
+        if (peer.sa.sa_family == AF_INET) {
+                inet_ntop(AF_INET, &peer.in.sin_addr, address, sizeof(address));
+                port = ntohs(peer.in.sin_port);
         } else {
-                struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &peer;
-                inet_ntop(AF_INET6, &in6->sin6_addr, address, sizeof(address));
-                port = ntohs(in6->sin6_port);
+                inet_ntop(AF_INET6, &peer.in6.sin6_addr, address, sizeof(address));
+                port = ntohs(peer.in6.sin6_port);
         }
-        snprintf(request, sizeof(request), "IDENTIFY %c %s %u\n", peer.ss_family == AF_INET ? '4' : '6', address,
+        snprintf(request, sizeof(request), "IDENTIFY %c %s %u\n", peer.sa.sa_family == AF_INET ? '4' : '6', address,
                  port);
         (void) ask(identify, request, reply, sizeof(reply));
         fprintf(stderr, "%.*s -> %s", (int) strcspn(request, "\n"), request, reply);
