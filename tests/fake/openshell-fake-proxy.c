@@ -63,8 +63,8 @@ static void serve(int listen_fd, const char *identify) {
                 inet_ntop(AF_INET6, &peer.in6.sin6_addr, address, sizeof(address));
                 port = ntohs(peer.in6.sin6_port);
         }
-        snprintf(request, sizeof(request), "IDENTIFY %c %s %u\n", peer.sa.sa_family == AF_INET ? '4' : '6', address,
-                 port);
+        snprintf(request, sizeof(request), "IDENTIFY %c %s %u\n", peer.sa.sa_family == AF_INET ? '4' : '6',
+                 address, port);
         (void) ask(identify, request, reply, sizeof(reply));
         fprintf(stderr, "%.*s -> %s", (int) strcspn(request, "\n"), request, reply);
         (void) send(fd, reply, strlen(reply), MSG_NOSIGNAL);
