@@ -45,6 +45,10 @@ bool string_has_cc(const char *s) _pure_;
 bool startswith(const char *s, const char *prefix) _pure_;
 bool endswith(const char *s, const char *suffix) _pure_;
 
+/* streq() where either side may be NULL: equal when both are, or both are the same string. */
+static inline bool streq_ptr(const char *a, const char *b) {
+        return a && b ? streq(a, b) : a == b;
+}
 static inline const char *strempty(const char *s) {
         return s ?: "";
 }

@@ -11,6 +11,7 @@
 #include "journal-view.h"
 #include "parse-util.h"
 #include "sandbox-name.h"
+#include "sandbox-unit.h"
 #include "string-util.h"
 
 #define USEC_PER_SEC UINT64_C(1000000)
@@ -290,7 +291,7 @@ int journal_parse_since(const char *s, uint64_t now_usec, uint64_t *ret) {
 
 int journal_filter_init(JournalFilter *f, const char *sandbox, unsigned sources, int max_priority,
                         uint64_t since_usec) {
-        _cleanup_free_ char *name = NULL, *sup = NULL, *agent = NULL;
+        _cleanup_free_ char *name = NULL, *sup = NULL, *agent = NULL, *proxy = NULL;
         int r;
 
         if (!sandbox_name_is_valid(sandbox))
@@ -304,10 +305,13 @@ int journal_filter_init(JournalFilter *f, const char *sandbox, unsigned sources,
         r = sandbox_agent_unit(sandbox, &agent);
         if (r < 0)
                 return r;
+        if (asprintf_safe(&proxy, SANDBOX_PROXY_SERVICE_PREFIX "%s.service", sandbox) < 0)
+                return -ENOMEM;
         *f = (JournalFilter) {
                 .sandbox = TAKE_PTR(name),
                 .supervisor_unit = TAKE_PTR(sup),
                 .agent_unit = TAKE_PTR(agent),
+                .proxy_unit = TAKE_PTR(proxy),
                 .sources = sources & JOURNAL_SOURCES_ALL,
                 .max_priority = max_priority,
                 .since_usec = since_usec,
@@ -321,6 +325,7 @@ void journal_filter_done(JournalFilter *f) {
         free(f->sandbox);
         free(f->supervisor_unit);
         free(f->agent_unit);
+        free(f->proxy_unit);
         *f = (JournalFilter) {};
 }
 
@@ -348,11 +353,13 @@ int journal_filter_add_matches(const JournalFilter *f, sd_journal *j) {
         if (f->sources & JOURNAL_SOURCE_BIT(JOURNAL_SOURCE_SANDBOX)) {
                 NEXT_TERM();
                 if ((r = add_match(j, "_SYSTEMD_UNIT", f->supervisor_unit)) < 0 ||
-                    (r = add_match(j, "_SYSTEMD_UNIT", f->agent_unit)) < 0)
+                    (r = add_match(j, "_SYSTEMD_UNIT", f->agent_unit)) < 0 ||
+                    (r = add_match(j, "_SYSTEMD_UNIT", f->proxy_unit)) < 0)
                         return r;
                 NEXT_TERM();
                 if ((r = add_match(j, "_PID", "1")) < 0 || (r = add_match(j, "UNIT", f->supervisor_unit)) < 0 ||
-                    (r = add_match(j, "UNIT", f->agent_unit)) < 0)
+                    (r = add_match(j, "UNIT", f->agent_unit)) < 0 ||
+                    (r = add_match(j, "UNIT", f->proxy_unit)) < 0)
                         return r;
         }
         if (f->sources & JOURNAL_SOURCE_BIT(JOURNAL_SOURCE_BROKER)) {
@@ -363,7 +370,14 @@ int journal_filter_add_matches(const JournalFilter *f, sd_journal *j) {
         }
         if (f->sources & JOURNAL_SOURCE_BIT(JOURNAL_SOURCE_PROXY)) {
                 NEXT_TERM();
-                if ((r = add_match(j, "OPENSHELL_SANDBOX", f->sandbox)) < 0 ||
+                if ((r = add_match(j, "_SYSTEMD_UNIT", f->proxy_unit)) < 0)
+                        return r;
+                NEXT_TERM();
+                if ((r = add_match(j, "_PID", "1")) < 0 || (r = add_match(j, "UNIT", f->proxy_unit)) < 0)
+                        return r;
+                NEXT_TERM();
+                if ((r = add_match(j, "_SYSTEMD_UNIT", f->supervisor_unit)) < 0 ||
+                    (r = add_match(j, "OPENSHELL_SANDBOX", f->sandbox)) < 0 ||
                     (r = add_match(j, "OPENSHELL_EVENT", "network")) < 0)
                         return r;
         }
@@ -475,13 +489,15 @@ static bool is_audit_event(const JournalEntry *e, const JournalFilter *f) {
 unsigned journal_entry_sources(const JournalEntry *e, const JournalFilter *f) {
         const char *sandbox = journal_entry_openshell(e, "SANDBOX"), *event = journal_entry_openshell(e, "EVENT");
         bool ours = sandbox && streq(sandbox, f->sandbox) && is_audit_event(e, f);
+        bool proxy = streq_ptr(e->unit, f->proxy_unit) ||
+                     (e->from_pid1 && streq_ptr(e->object_unit, f->proxy_unit));
         unsigned bits = 0;
 
-        if (is_sandbox_unit(f, e->unit) || (e->from_pid1 && is_sandbox_unit(f, e->object_unit)))
+        if (is_sandbox_unit(f, e->unit) || (e->from_pid1 && is_sandbox_unit(f, e->object_unit)) || proxy)
                 bits |= JOURNAL_SOURCE_BIT(JOURNAL_SOURCE_SANDBOX);
         if (ours && e->unit && streq(e->unit, JOURNAL_BROKER_UNIT))
                 bits |= JOURNAL_SOURCE_BIT(JOURNAL_SOURCE_BROKER);
-        if (ours && event && streq(event, "network"))
+        if (proxy || (ours && streq_ptr(e->unit, f->supervisor_unit) && streq_ptr(event, "network")))
                 bits |= JOURNAL_SOURCE_BIT(JOURNAL_SOURCE_PROXY);
         return bits;
 }

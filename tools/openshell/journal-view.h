@@ -8,18 +8,22 @@
  * Upstream OpenShell's `logs` reads lines its gateway collected, from the sources "gateway" and
  * "sandbox". Here the journal holds everything, and the sources are mapped onto units and fields:
  *
- *   sandbox  entries of the supervisor openshell-sandbox@NAME.service and of the agent
- *            openshell-agent-NAME.service (_SYSTEMD_UNIT=), the audit events these units write
- *            among them, and systemd's own messages about the two units (_PID=1 with UNIT=);
+ *   sandbox  entries of the supervisor openshell-sandbox@NAME.service, of the agent
+ *            openshell-agent-NAME.service and of the sandbox's egress proxy
+ *            openshell-proxy@NAME.service (_SYSTEMD_UNIT=), the audit events these units write
+ *            among them, and systemd's own messages about the three units (_PID=1 with UNIT=): as
+ *            upstream's "sandbox" source, whose supervisor is also its proxy, it shows the denials;
  *   broker   entries of openshell-broker.service with OPENSHELL_SANDBOX=NAME: the broker's
  *            audit event of each inference request of the sandbox;
- *   proxy    audit events with OPENSHELL_SANDBOX=NAME and OPENSHELL_EVENT=network, whichever unit
- *            writes them: the events of the sandbox's egress proxy (DESIGN.md "Audit events").
+ *   proxy    entries of openshell-proxy@NAME.service (its decisions and its own lines), systemd's
+ *            messages about it, and the network audit events the supervisor writes.
  *
- * An entry may belong to two sources (a network event the supervisor writes is "sandbox" and
- * "proxy"); it is shown when either is selected, labelled with the narrower one (proxy, then broker).
- * What runs in a sandbox (an agent unit, a unit in a sandbox's slice) writes no audit events,
- * whatever fields it gives its entries: it cannot pose as the proxy. Upstream has no "gateway" here: there is no gateway. */
+ * An entry may belong to two sources (the proxy's entries are "sandbox" and "proxy"); it is shown
+ * when either is selected, labelled with the narrower one (proxy, then broker). Which unit wrote an
+ * entry is journald's _SYSTEMD_UNIT=, which no sender can set: an audit event is one only when the
+ * unit that must write it did. So neither what runs in a sandbox nor any other local process can
+ * pose as a sandbox's proxy, whatever fields it gives its entries. Upstream has no "gateway" here:
+ * there is no gateway. */
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -66,6 +70,7 @@ typedef struct JournalFilter {
         char *sandbox;
         char *supervisor_unit; /* openshell-sandbox@NAME.service */
         char *agent_unit;      /* openshell-agent-NAME.service */
+        char *proxy_unit;      /* openshell-proxy@NAME.service */
         unsigned sources;      /* JOURNAL_SOURCE_BIT()s; 0 selects nothing */
         int max_priority;      /* LOG_DEBUG: every level */
         uint64_t since_usec;   /* CLOCK_REALTIME; 0: from the journal's start */

@@ -198,55 +198,60 @@ const Verb logs_verb = {
                 "OpenShell's gateway collects these lines; here they are in the journal, and this command is a "
                 "view of it that selects them by source:\n"
                 "\n"
-                "sandbox: what the supervisor openshell-sandbox@NAME.service and the agent " SANDBOX_AGENT_PREFIX
-                "NAME.service write (the agent's output among it), their audit events, and systemd's messages "
-                "about the two units.\n"
-                "proxy: the audit events of the sandbox's network connections (OPENSHELL_SANDBOX=NAME, "
-                "OPENSHELL_EVENT=network), whichever unit writes them.\n"
+                "sandbox: what the supervisor openshell-sandbox@NAME.service, the agent " SANDBOX_AGENT_PREFIX
+                "NAME.service and the egress proxy openshell-proxy@NAME.service write (the agent's output and "
+                "the proxy's decisions among it), their audit events, and systemd's messages about the three "
+                "units. As upstream's sandbox source, it shows the denials.\n"
+                "proxy: what openshell-proxy@NAME.service writes (the audit event of each connection and "
+                "request the sandbox makes, allowed or denied), systemd's messages about it, and the "
+                "supervisor's network events.\n"
                 "broker: the audit events of the inference broker, openshell-broker.service, about the "
                 "sandbox's requests (OPENSHELL_SANDBOX=NAME).\n"
                 "\n"
-                "An entry may belong to two sources (the supervisor's network events are also 'sandbox'); its "
+                "An entry may belong to two sources (the proxy's entries are also 'sandbox'); its "
                 "line names the narrower one. Each line is upstream's:\n"
                 "\n"
                 "  [EPOCH.MS] [SOURCE] [LEVEL] [TARGET] MESSAGE\n"
                 "\n"
                 "where LEVEL is ERROR, WARN, INFO or DEBUG from the entry's PRIORITY and TARGET the program that "
-                "wrote it; for an audit event (an entry with OPENSHELL_EVENT, unless something in a sandbox wrote "
-                "it: an agent cannot pose as the proxy) LEVEL is AUDIT, TARGET its class "
+                "wrote it; for an audit event (an entry with OPENSHELL_EVENT written by one of these units: "
+                "neither an agent nor any other process can pose as the proxy) LEVEL is AUDIT, TARGET its class "
                 "(network, inference, process, ...) and MESSAGE upstream's one-line shorthand. Control characters "
                 "and bytes that are not UTF-8 are shown as \\xNN.\n"
                 "\n"
                 "Reading the system journal takes root or membership in the group systemd-journal or adm.\n",
-        .options = (const VerbItem[]) {
-                { "-n N", "Show the last N selected entries (default 200); 0 shows none, for --tail." },
-                { "--tail", "After those, print each new entry as it arrives, until interrupted (Ctrl-C, "
-                            "SIGTERM; exit status 0)." },
-                { "--since TIME",
-                  "Only entries from TIME on. TIME as journalctl --since takes it: 'YYYY-MM-DD HH:MM:SS', "
-                  "'YYYY-MM-DD HH:MM', 'YYYY-MM-DD', 'HH:MM[:SS]' (today), local time or followed by ' UTC'; "
-                  "'now', 'today', 'yesterday'; '@SECONDS' since the epoch; '-SPAN' or 'SPAN ago'; or as upstream "
-                  "takes it, a bare SPAN: '5m', '1h', '30s'. A SPAN is one or more NUMBER UNIT with the units s, "
-                  "sec, m, min, h, hr, d, w and their long names ('1h 30min')." },
-                { "--source SOURCE",
-                  "sandbox, proxy, broker (described above) or all, the default. May be given more than once: the "
-                  "entries of each are shown." },
-                { "--level LEVEL",
-                  "Only entries of LEVEL or more severe: error (PRIORITY 0-3), warn (4), info (5-6), debug or "
-                  "trace (7: the journal has no trace level). Default: all." },
-                { "-o, --output text|json",
-                  "text (the default): the lines above. json: one JSON object per line and entry, with "
-                  "timestamp_ms, sandbox, source, level, priority, target, unit, message, and fields: the "
-                  "entry's MESSAGE_ID and OPENSHELL_* fields." },
-                {},
-        },
-        .exit_status = (const VerbItem[]) {
-                { "0", "The entries were shown (none, if none were selected); or --tail was interrupted." },
-                { "1", "There is no sandbox NAME (no spec, nothing running), systemd cannot be reached over the "
-                       "system bus, or the journal cannot be read." },
-                VERB_EXIT_USAGE,
-                {},
-        },
+        .options =
+                (const VerbItem[]) {
+                        { "-n N", "Show the last N selected entries (default 200); 0 shows none, for --tail." },
+                        { "--tail", "After those, print each new entry as it arrives, until interrupted (Ctrl-C, "
+                                    "SIGTERM; exit status 0)." },
+                        { "--since TIME",
+                          "Only entries from TIME on. TIME as journalctl --since takes it: 'YYYY-MM-DD HH:MM:SS', "
+                          "'YYYY-MM-DD HH:MM', 'YYYY-MM-DD', 'HH:MM[:SS]' (today), local time or followed by ' UTC'; "
+                          "'now', 'today', 'yesterday'; '@SECONDS' since the epoch; '-SPAN' or 'SPAN ago'; or as upstream "
+                          "takes it, a bare SPAN: '5m', '1h', '30s'. A SPAN is one or more NUMBER UNIT with the units s, "
+                          "sec, m, min, h, hr, d, w and their long names ('1h 30min')." },
+                        { "--source SOURCE",
+                          "sandbox, proxy, broker (described above) or all, the default. May be given more than once: the "
+                          "entries of each are shown." },
+                        { "--level LEVEL",
+                          "Only entries of LEVEL or more severe: error (PRIORITY 0-3), warn (4), info (5-6), debug or "
+                          "trace (7: the journal has no trace level). Default: all." },
+                        { "-o, --output text|json",
+                          "text (the default): the lines above. json: one JSON object per line and entry, with "
+                          "timestamp_ms, sandbox, source, level, priority, target, unit, message, and fields: the "
+                          "entry's MESSAGE_ID and OPENSHELL_* fields." },
+                        {},
+                },
+        .exit_status =
+                (const VerbItem[]) {
+                        { "0",
+                          "The entries were shown (none, if none were selected); or --tail was interrupted." },
+                        { "1", "There is no sandbox NAME (no spec, nothing running), systemd cannot be reached over the "
+                               "system bus, or the journal cannot be read." },
+                        VERB_EXIT_USAGE,
+                        {},
+                },
         .examples = "  openshell logs demo\n"
                     "  openshell logs demo --tail --source sandbox\n"
                     "  openshell logs demo --since '10 min ago' --level warn\n"

@@ -1,6 +1,7 @@
 #!/bin/bash
-# openshell logs: a sandbox's supervisor and agent lines from the journal, -n, --source, --level,
-# -o json and --tail; no such sandbox and bad arguments get clear errors.
+# openshell logs: a sandbox's supervisor, agent and proxy lines from the journal, -n, --source,
+# --level, -o json and --tail; an event forged by another process is not shown; no such sandbox and
+# bad arguments get clear errors.
 # shellcheck source=tests/integration/lib.sh
 source /usr/lib/openshell/tests/lib.sh
 
@@ -14,9 +15,9 @@ cleanup() {
 cleanup
 trap cleanup EXIT
 
-# A network audit event for the sandbox, as its egress proxy writes them (OPENSHELL_SANDBOX,
-# OPENSHELL_EVENT=network), written here by logger: it stands in for the proxy.
-network_event() {   # network_event HOST
+# A network audit event for the sandbox as its egress proxy writes them (OPENSHELL_SANDBOX,
+# OPENSHELL_EVENT=network), but written by logger, outside the proxy's unit: a forgery.
+forged_event() {   # forged_event HOST
     logger --journald <<EOF
 MESSAGE=NET:OPEN [MED] DENIED /usr/bin/curl(64) -> $1:443 [policy:- engine:policy] [reason:no matching policy]
 PRIORITY=4
@@ -27,6 +28,11 @@ OPENSHELL_DECISION=deny
 OPENSHELL_HOST=$1
 OPENSHELL_PORT=443
 EOF
+}
+
+# A connection the default policy denies: the proxy answers 403 and writes its audit event.
+network_event() {   # network_event HOST
+    openshell sandbox exec "$name" -- /usr/bin/curl -sS -o /dev/null "https://$1/" >/dev/null 2>&1 || true
 }
 
 has_line() {    # has_line EXTENDED-REGEX COMMAND...: a line of COMMAND's output matches
@@ -50,19 +56,22 @@ grep -qE "$ts\[sandbox\] \[INFO \] \[[a-z-]+\] agent-says-hello$" <<<"$out" || f
 grep -qE "$ts\[sandbox\] \[INFO \] \[systemd\] .*openshell-agent-$name\.service" <<<"$out" || fail "no line of systemd"
 [ "$(grep -n "uses policy" <<<"$out" | cut -d: -f1)" -lt "$(grep -n "is running" <<<"$out" | cut -d: -f1)" ] ||
     fail "lines not oldest first"
-if grep -vqE "$ts\[sandbox\] " <<<"$out"; then fail "a line of another source, or in another format"; fi
+if grep -vqE "$ts\[(sandbox|proxy)\] " <<<"$out"; then fail "a line of another source, or in another format"; fi
 
 # -n: the last N lines
 assert_eq "$(openshell logs "$name" -n 1)" "$(tail -n 1 <<<"$out")" "-n 1"
 assert_eq "$(openshell logs "$name" -n 2)" "$(tail -n 2 <<<"$out")" "-n 2"
 assert_eq "$(openshell logs "$name" -n 0)" "" "-n 0"
 
-# --source: the network event is proxy's, not sandbox's; there is no broker entry
+# --source: the network event is proxy's, and sandbox's too (upstream's sandbox source shows denials);
+# a forged one is nobody's; there is no broker entry
+forged_event forged.example
 network_event denied.example
-wait_until 10 has_line "\[proxy\] \[AUDIT\] \[network\] NET:OPEN \[MED\] DENIED /usr/bin/curl\(64\) -> denied\.example:443 " \
+wait_until 10 has_line "\[proxy\] \[AUDIT\] \[network\] NET:OPEN \[MED\] DENIED /usr/bin/curl\([0-9]+\) -> denied\.example:443 " \
     openshell logs "$name" --source proxy
-assert_eq "$(openshell logs "$name" --source proxy | wc -l)" 1 "--source proxy"
-if has_line "denied\.example" openshell logs "$name" --source sandbox; then fail "--source sandbox shows the proxy's event"; fi
+assert_eq "$(openshell logs "$name" --source proxy | grep -c denied.example)" 1 "--source proxy"
+has_line "denied\.example" openshell logs "$name" --source sandbox || fail "--source sandbox lacks the proxy's event"
+if has_line "forged\.example" openshell logs "$name"; then fail "a forged event is shown"; fi
 has_line "agent-says-hello" openshell logs "$name" --source sandbox || fail "--source sandbox lacks the agent"
 assert_eq "$(openshell logs "$name" --source broker)" "" "--source broker"
 has_line "denied\.example" openshell logs "$name" --source broker --source proxy || fail "--source twice"
@@ -75,7 +84,7 @@ assert_eq "$(openshell logs "$name" --since "$(date -d '+1 hour' '+%Y-%m-%d %H:%
 assert_eq "$(openshell logs "$name" --since 1h | wc -l)" "$(openshell logs "$name" | wc -l)" "--since 1h"
 
 # -o json: one object per line, with the OPENSHELL_* fields
-json=$(openshell logs "$name" --source proxy -o json)
+json=$(openshell logs "$name" --source proxy -o json | grep denied.example)
 echo "$json"
 assert_eq "$(wc -l <<<"$json")" 1 "-o json lines"
 for want in '"sandbox":"logs1"' '"source":"proxy"' '"level":"AUDIT"' '"priority":4' '"target":"network"' \
@@ -95,8 +104,8 @@ rc=0
 wait "$follower" || rc=$?
 follower=
 assert_eq "$rc" 0 "--tail after SIGTERM"
-assert_eq "$(wc -l </tmp/logs-tail.out)" 2 "--tail lines"
-grep -qE "$ts\[proxy\] \[AUDIT\] \[network\] NET:OPEN \[MED\] DENIED /usr/bin/curl\(64\) -> followed\.example:443 " /tmp/logs-tail.out ||
+grep -q "denied\.example" <<<"$(head -n 1 /tmp/logs-tail.out)" || fail "--tail -n 1: not the last entry first"
+grep -qE "$ts\[proxy\] \[AUDIT\] \[network\] NET:OPEN \[MED\] DENIED /usr/bin/curl\([0-9]+\) -> followed\.example:443 " /tmp/logs-tail.out ||
     fail "--tail line"
 
 # errors: no such sandbox (1), bad arguments (2)

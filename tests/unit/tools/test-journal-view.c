@@ -31,6 +31,7 @@
 #define SUP "_SYSTEMD_UNIT=openshell-sandbox@demo.service"
 #define AGENT "_SYSTEMD_UNIT=openshell-agent-demo.service"
 #define BROKER "_SYSTEMD_UNIT=openshell-broker.service"
+#define PROXY "_SYSTEMD_UNIT=openshell-proxy@demo.service"
 #define DENY_MESSAGE                                                                                    \
         "NET:OPEN [MED] DENIED /usr/bin/curl(64) -> httpbin.org:443 [policy:- engine:policy] [reason:no matching policy]"
 /* Entry 10's MESSAGE: two lines, an escape sequence, a C1 control character (as UTF-8 and as a bare
@@ -40,15 +41,18 @@
 static const char *const entries[][8] = {
         /* 0 */ { SUP, "SYSLOG_IDENTIFIER=openshell-sandbox", "PRIORITY=6",
                   "MESSAGE=Sandbox 'demo' uses policy /usr/share/openshell/policies/default.yaml." },
-        /* 1 */ { "_SYSTEMD_UNIT=init.scope", "_PID=1", "SYSLOG_IDENTIFIER=systemd", "PRIORITY=6",
-                  "UNIT=openshell-agent-demo.service", "MESSAGE=Started openshell-agent-demo.service." },
+        /* 1 */
+        { "_SYSTEMD_UNIT=init.scope", "_PID=1", "SYSLOG_IDENTIFIER=systemd", "PRIORITY=6",
+          "UNIT=openshell-agent-demo.service", "MESSAGE=Started openshell-agent-demo.service." },
         /* 2 */ { AGENT, "SYSLOG_IDENTIFIER=agent", "PRIORITY=6", "MESSAGE=hello from the agent" },
         /* 3: another sandbox whose name starts alike */
-        { "_SYSTEMD_UNIT=openshell-sandbox@demo2.service", "SYSLOG_IDENTIFIER=openshell-sandbox", "PRIORITY=3",
-          "MESSAGE=other sandbox" },
-        /* 4 */ { BROKER, "SYSLOG_IDENTIFIER=openshell-broker", "PRIORITY=6",
-                  "MESSAGE_ID=45bed7cf28f74e09bb2dedc1232e9aab", "OPENSHELL_SANDBOX=demo", "OPENSHELL_EVENT=inference",
-                  "OPENSHELL_MODEL=m1", "MESSAGE=API:INFERENCE [INFO] Success m1 via vllm 12ms [POST /v1/chat/completions]" },
+        { "_SYSTEMD_UNIT=openshell-sandbox@demo2.service", "SYSLOG_IDENTIFIER=openshell-sandbox",
+          "PRIORITY=3", "MESSAGE=other sandbox" },
+        /* 4 */
+        { BROKER, "SYSLOG_IDENTIFIER=openshell-broker", "PRIORITY=6",
+          "MESSAGE_ID=45bed7cf28f74e09bb2dedc1232e9aab", "OPENSHELL_SANDBOX=demo",
+          "OPENSHELL_EVENT=inference", "OPENSHELL_MODEL=m1",
+          "MESSAGE=API:INFERENCE [INFO] Success m1 via vllm 12ms [POST /v1/chat/completions]" },
         /* 5: the broker, for another sandbox */
         { BROKER, "SYSLOG_IDENTIFIER=openshell-broker", "PRIORITY=6", "OPENSHELL_SANDBOX=other",
           "OPENSHELL_EVENT=inference", "MESSAGE=API:INFERENCE [INFO] Success m1 via vllm 9ms" },
@@ -56,9 +60,9 @@ static const char *const entries[][8] = {
         { SUP, "SYSLOG_IDENTIFIER=openshell-sandbox", "PRIORITY=4", "OPENSHELL_SANDBOX=demo",
           "OPENSHELL_EVENT=network", "OPENSHELL_DECISION=deny", "OPENSHELL_HOST=httpbin.org",
           "MESSAGE=" DENY_MESSAGE },
-        /* 7: a network event of another unit: proxy only */
-        { "_SYSTEMD_UNIT=example-egress.service", "PRIORITY=6", "OPENSHELL_SANDBOX=demo", "OPENSHELL_EVENT=network",
-          "OPENSHELL_DECISION=allow",
+        /* 7: the sandbox's proxy: sandbox and proxy */
+        { PROXY, "SYSLOG_IDENTIFIER=openshell-proxy", "PRIORITY=6", "OPENSHELL_SANDBOX=demo",
+          "OPENSHELL_EVENT=network", "OPENSHELL_DECISION=allow",
           "MESSAGE=NET:OPEN [INFO] ALLOWED /usr/bin/curl(58) -> api.github.com:443 [policy:github engine:policy]" },
         /* 8: systemd about another sandbox */
         { "_SYSTEMD_UNIT=init.scope", "_PID=1", "SYSLOG_IDENTIFIER=systemd", "PRIORITY=6",
@@ -69,9 +73,9 @@ static const char *const entries[][8] = {
         /* 10: the agent, with BINARY_MESSAGE */
         { AGENT, "SYSLOG_IDENTIFIER=agent", "PRIORITY=3" },
         /* 11 */ { AGENT, "SYSLOG_IDENTIFIER=agent", "PRIORITY=7", "MESSAGE=debug detail" },
-        /* 12: another sandbox's network event */
-        { "_SYSTEMD_UNIT=example-egress.service", "PRIORITY=4", "OPENSHELL_SANDBOX=demo2", "OPENSHELL_EVENT=network",
-          "MESSAGE=NET:OPEN [MED] DENIED x" },
+        /* 12: another sandbox's proxy */
+        { "_SYSTEMD_UNIT=openshell-proxy@demo2.service", "PRIORITY=4", "OPENSHELL_SANDBOX=demo2",
+          "OPENSHELL_EVENT=network", "MESSAGE=NET:OPEN [MED] DENIED x" },
         /* 13: UNIT= from a process that is not systemd */
         { "_SYSTEMD_UNIT=evil.service", "_PID=1234", "PRIORITY=6", "UNIT=openshell-agent-demo.service",
           "MESSAGE=not systemd" },
@@ -84,6 +88,12 @@ static const char *const entries[][8] = {
         /* 16: another sandbox's agent posing as this one's proxy: nothing */
         { "_SYSTEMD_UNIT=openshell-agent-evil.service", "PRIORITY=4", "OPENSHELL_SANDBOX=demo",
           "OPENSHELL_EVENT=network", "MESSAGE=NET:OPEN [MED] DENIED forged" },
+        /* 17: a unit of the host posing as this sandbox's proxy: nothing */
+        { "_SYSTEMD_UNIT=example-egress.service", "PRIORITY=4", "OPENSHELL_SANDBOX=demo",
+          "OPENSHELL_EVENT=network", "OPENSHELL_DECISION=allow", "MESSAGE=NET:OPEN [INFO] ALLOWED forged" },
+        /* 18: systemd about the sandbox's proxy: sandbox and proxy */
+        { "_SYSTEMD_UNIT=init.scope", "_PID=1", "SYSLOG_IDENTIFIER=systemd", "PRIORITY=6",
+          "UNIT=openshell-proxy@demo.service", "MESSAGE=Started openshell-proxy@demo.service." },
 };
 
 static char tmpdir[] = "/tmp/openshell-test-journal-view-XXXXXX";
@@ -223,28 +233,29 @@ static char *shown(unsigned sources, int max_priority, uint64_t since, uint64_t 
         } while (0)
 
 START_TEST(test_sources) {
-        assert_shown(ALL, LOG_DEBUG, 0, 200, "0 1 2 4 6 7 10 11 14");
-        assert_shown(BIT(SANDBOX), LOG_DEBUG, 0, 200, "0 1 2 6 10 11 14");
+        assert_shown(ALL, LOG_DEBUG, 0, 200, "0 1 2 4 6 7 10 11 14 18");
+        assert_shown(BIT(SANDBOX), LOG_DEBUG, 0, 200, "0 1 2 6 7 10 11 14 18");
         assert_shown(BIT(BROKER), LOG_DEBUG, 0, 200, "4");
-        assert_shown(BIT(PROXY), LOG_DEBUG, 0, 200, "6 7");
-        assert_shown(BIT(BROKER) | BIT(PROXY), LOG_DEBUG, 0, 200, "4 6 7");
+        assert_shown(BIT(PROXY), LOG_DEBUG, 0, 200, "6 7 18");
+        assert_shown(BIT(BROKER) | BIT(PROXY), LOG_DEBUG, 0, 200, "4 6 7 18");
 }
 END_TEST
 
 START_TEST(test_level_since_lines) {
         assert_shown(ALL, LOG_WARNING, 0, 200, "6 10");
         assert_shown(ALL, LOG_ERR, 0, 200, "10");
-        assert_shown(ALL, LOG_INFO, 0, 200, "0 1 2 4 6 7 10 14");
-        assert_shown(ALL, LOG_DEBUG, USEC(6), 200, "6 7 10 11 14");
-        assert_shown(ALL, LOG_DEBUG, USEC(6) + 1, 200, "7 10 11 14");
+        assert_shown(ALL, LOG_INFO, 0, 200, "0 1 2 4 6 7 10 14 18");
+        assert_shown(ALL, LOG_DEBUG, USEC(6), 200, "6 7 10 11 14 18");
+        assert_shown(ALL, LOG_DEBUG, USEC(6) + 1, 200, "7 10 11 14 18");
         assert_shown(ALL, LOG_DEBUG, USEC(20), 200, "");
-        assert_shown(BIT(PROXY), LOG_DEBUG, USEC(8), 200, "");
-        assert_shown(ALL, LOG_DEBUG, 0, 2, "11 14");
+        assert_shown(BIT(PROXY), LOG_DEBUG, USEC(8), 200, "18");
+        assert_shown(BIT(PROXY), LOG_DEBUG, USEC(19), 200, "");
+        assert_shown(ALL, LOG_DEBUG, 0, 2, "14 18");
         assert_shown(BIT(SANDBOX), LOG_WARNING, 0, 1, "10");
-        assert_shown(BIT(PROXY), LOG_DEBUG, 0, 1, "7");
+        assert_shown(BIT(PROXY), LOG_DEBUG, 0, 1, "18");
         assert_shown(ALL, LOG_DEBUG, 0, 0, "");
-        assert_shown(ALL, LOG_DEBUG, USEC(2), 3, "10 11 14");
-        assert_shown(ALL, LOG_DEBUG, USEC(2), 100, "2 4 6 7 10 11 14");
+        assert_shown(ALL, LOG_DEBUG, USEC(2), 3, "11 14 18");
+        assert_shown(ALL, LOG_DEBUG, USEC(2), 100, "2 4 6 7 10 11 14 18");
 }
 END_TEST
 
@@ -276,7 +287,8 @@ START_TEST(test_text_lines) {
                 "[1775014142.690] [sandbox] [ERROR] [agent] line one\n"
                 "                                           line two \\x1b[31mred\\xc2\\x9b\\x9b bad\\xff \xc3\xa9\n"
                 "[1775014143.690] [sandbox] [DEBUG] [agent] debug detail\n"
-                "[1775014146.690] [sandbox] [INFO ] [agent] NET:OPEN [INFO] ALLOWED forged\n";
+                "[1775014146.690] [sandbox] [INFO ] [agent] NET:OPEN [INFO] ALLOWED forged\n"
+                "[1775014150.690] [proxy] [INFO ] [systemd] Started openshell-proxy@demo.service.\n";
 
         ck_assert_str_eq(text, expected);
 }
@@ -313,7 +325,7 @@ START_TEST(test_json) {
 
         for (const char *p = text; (p = strchr(p, '\n')); p++)
                 lines++;
-        ck_assert_uint_eq(lines, 9); /* one line per entry, also for the message of two lines */
+        ck_assert_uint_eq(lines, 10); /* one line per entry, also for the message of two lines */
 
         o = json_line(text, 4); /* entry 6 */
         ck_assert(json_object_object_get_ex(o, "timestamp_ms", &v));
@@ -396,7 +408,7 @@ START_TEST(test_follow) {
 
                 /* the last proxy entry, then the marker: the child follows */
                 ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
-                ck_assert(startswith(line, "[1775014139.690] [proxy] "));
+                ck_assert(startswith(line, "[1775014150.690] [proxy] "));
                 ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
                 ck_assert_str_eq(line, "--\n");
 
@@ -407,8 +419,9 @@ START_TEST(test_follow) {
                 fprintf(e, "__REALTIME_TIMESTAMP=%" PRIu64 "\n__MONOTONIC_TIMESTAMP=99000000\n" BOOT "\n"
                            "OPENSHELL_SANDBOX=other\nOPENSHELL_EVENT=network\nMESSAGE=not ours\n\n",
                         USEC(29));
-                fprintf(e, "__REALTIME_TIMESTAMP=%" PRIu64 "\n__MONOTONIC_TIMESTAMP=100000000\n" BOOT "\n"
-                           "OPENSHELL_SANDBOX=demo\nOPENSHELL_EVENT=network\nPRIORITY=4\nMESSAGE=new entry\n\n",
+                fprintf(e,
+                        "__REALTIME_TIMESTAMP=%" PRIu64 "\n__MONOTONIC_TIMESTAMP=100000000\n" BOOT "\n" PROXY
+                        "\nOPENSHELL_SANDBOX=demo\nOPENSHELL_EVENT=network\nPRIORITY=4\nMESSAGE=new entry\n\n",
                         USEC(30));
                 ck_assert_int_eq(fclose(e), 0);
                 snprintf(path, sizeof path, "%s/second.journal", dir);
