@@ -93,15 +93,25 @@ _printf_(2, 3) static void log_diag_line(int level, const char *fmt, ...) {
 
 int log_journal_fields(int level, char *const *fields) {
         _cleanup_free_ struct iovec *iov = NULL;
-        size_t n = strv_length(fields);
+        size_t n = strv_length(fields), k = 0;
+        char priority[sizeof("PRIORITY=") + 12];
+        bool have_priority = false;
         int r;
 
-        iov = calloc(n, sizeof(struct iovec));
+        iov = calloc(n + 1, sizeof(struct iovec));
         if (!iov)
                 return -ENOMEM;
-        for (size_t i = 0; i < n; i++)
-                iov[i] = (struct iovec) { .iov_base = fields[i], .iov_len = strlen(fields[i]) };
-        r = sd_journal_sendv(iov, (int) n);
+        STRV_FOREACH(f, fields) {
+                have_priority = have_priority || startswith(*f, "PRIORITY=");
+                iov[k++] = (struct iovec) { .iov_base = *f, .iov_len = strlen(*f) };
+        }
+        /* Without PRIORITY= journald would file the event at no level at all: `journalctl -p` and
+         * `openshell logs --level` could not select it. */
+        if (!have_priority) {
+                (void) snprintf(priority, sizeof priority, "PRIORITY=%d", LOG_PRI(level));
+                iov[k++] = (struct iovec) { .iov_base = priority, .iov_len = strlen(priority) };
+        }
+        r = sd_journal_sendv(iov, (int) k);
         if (r < 0)
                 STRV_FOREACH(f, fields)
                         if (startswith(*f, "MESSAGE="))

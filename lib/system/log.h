@@ -20,8 +20,9 @@ void log_set_prefix(const char *prefix);
 
 int log_internal(int level, int error, const char *fmt, ...) _printf_(3, 4);
 
-/* Sends one structured journal entry made of "FIELD=value" strings (audit events). If the journal
- * cannot take it, its MESSAGE= is logged the ordinary way (stderr) at LEVEL, so the event is not lost. */
+/* Sends one structured journal entry made of "FIELD=value" strings (audit events), with PRIORITY=LEVEL
+ * unless the fields have a PRIORITY= of their own. If the journal cannot take it, its MESSAGE= is
+ * logged the ordinary way (stderr) at LEVEL, so the event is not lost. */
 int log_journal_fields(int level, char *const *fields);
 
 /* Logs every entry of l, errors at LOG_ERR and warnings at LOG_WARNING, one line each in

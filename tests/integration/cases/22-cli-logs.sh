@@ -76,9 +76,12 @@ has_line "agent-says-hello" openshell logs "$name" --source sandbox || fail "--s
 assert_eq "$(openshell logs "$name" --source broker)" "" "--source broker"
 has_line "denied\.example" openshell logs "$name" --source broker --source proxy || fail "--source twice"
 has_line "denied\.example" openshell logs "$name" || fail "no proxy event among all"
-# --level warn: the deny (PRIORITY 4), not the INFO lines
-assert_eq "$(openshell logs "$name" --level warn | grep -c denied.example)" 1 "--level warn"
+# --level warn: the policy's Landlock warning (PRIORITY 4), not the denial (NOTICE, upstream's INFO
+# level) nor the INFO lines; --level info has the denial
+has_line "Landlock is best_effort" openshell logs "$name" --level warn || fail "--level warn lacks the warning"
+if has_line "denied\.example" openshell logs "$name" --level warn; then fail "--level warn shows NOTICE"; fi
 if has_line "agent-says-hello" openshell logs "$name" --level warn; then fail "--level warn shows INFO"; fi
+assert_eq "$(openshell logs "$name" --level info | grep -c denied.example)" 1 "--level info"
 # --since: the future has nothing yet, the last hour has everything
 assert_eq "$(openshell logs "$name" --since "$(date -d '+1 hour' '+%Y-%m-%d %H:%M:%S')")" "" "--since the future"
 assert_eq "$(openshell logs "$name" --since 1h | wc -l)" "$(openshell logs "$name" | wc -l)" "--since 1h"
@@ -87,7 +90,7 @@ assert_eq "$(openshell logs "$name" --since 1h | wc -l)" "$(openshell logs "$nam
 json=$(openshell logs "$name" --source proxy -o json | grep denied.example)
 echo "$json"
 assert_eq "$(wc -l <<<"$json")" 1 "-o json lines"
-for want in '"sandbox":"logs1"' '"source":"proxy"' '"level":"AUDIT"' '"priority":4' '"target":"network"' \
+for want in '"sandbox":"logs1"' '"source":"proxy"' '"level":"AUDIT"' '"priority":5' '"target":"network"' \
     '"OPENSHELL_DECISION":"deny"' '"OPENSHELL_HOST":"denied.example"' '"OPENSHELL_PORT":"443"'; do
     grep -qF "$want" <<<"$json" || fail "-o json lacks $want"
 done
