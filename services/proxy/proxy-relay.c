@@ -102,6 +102,18 @@ static int run_copy(Pump *p, uint64_t *moved, uint64_t *budget) {
         }
 }
 
+/* Once, for a bulk transfer: a refusal (the user's pipe budget is spent) leaves the pipe as it is. */
+static void pump_grow_pipe(Pump *p) {
+        int size;
+
+        p->grow_tried = true;
+        if (fcntl(p->pipe[1], F_SETPIPE_SZ, (int) PUMP_PIPE_SIZE_BULK) < 0)
+                return;
+        size = fcntl(p->pipe[1], F_GETPIPE_SZ);
+        if (size > 0 && (size_t) size > p->pipe_size)
+                p->pipe_size = (size_t) size;
+}
+
 static int run_splice(Pump *p, uint64_t *moved, uint64_t *budget) {
         for (;;) {
                 bool progress = false;
@@ -139,6 +151,9 @@ static int run_splice(Pump *p, uint64_t *moved, uint64_t *budget) {
                                 p->eof = true;
                         else {
                                 p->in_pipe += (size_t) n;
+                                p->spliced += (uint64_t) n;
+                                if (!p->grow_tried && p->spliced >= PUMP_GROW_AFTER)
+                                        pump_grow_pipe(p);
                                 if (p->limit != UINT64_MAX)
                                         p->limit -= (uint64_t) n;
                                 *budget = *budget > (uint64_t) n ? *budget - (uint64_t) n : 0;
