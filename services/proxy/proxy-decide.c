@@ -13,6 +13,8 @@ const char *proxy_decision_to_string(ProxyDecision d) {
                 [PROXY_ALLOW] = "allow",
                 [PROXY_DENY] = "deny",
                 [PROXY_ERROR] = "error",
+                [PROXY_AUDIT] = "audit",
+                [PROXY_INSPECT_INFERENCE] = "inspect_for_inference",
         };
         return d >= 0 && d < _PROXY_DECISION_MAX ? names[d] : NULL;
 }
@@ -22,6 +24,8 @@ const char *proxy_engine_to_string(ProxyEngine e) {
                 [PROXY_ENGINE_POLICY] = "policy",
                 [PROXY_ENGINE_SSRF] = "ssrf",
                 [PROXY_ENGINE_PROXY] = "proxy",
+                [PROXY_ENGINE_L7] = "l7",
+                [PROXY_ENGINE_INFERENCE] = "inference",
         };
         return e >= 0 && e < _PROXY_ENGINE_MAX ? names[e] : NULL;
 }
@@ -41,7 +45,7 @@ static int url_without_query(const char *url, char **ret) {
 }
 
 int proxy_event_message(const ProxyEvent *ev, char **ret) {
-        _cleanup_free_ char *who = NULL, *what = NULL, *url = NULL, *reason = NULL;
+        _cleanup_free_ char *who = NULL, *what = NULL, *url = NULL, *reason = NULL, *status = NULL;
         const char *sev, *action;
 
         switch (ev->decision) {
@@ -53,6 +57,12 @@ int proxy_event_message(const ProxyEvent *ev, char **ret) {
                 break;
         case PROXY_ERROR:
                 sev = "LOW", action = "FAILED";
+                break;
+        case PROXY_AUDIT:
+                sev = "MED", action = "AUDITED";
+                break;
+        case PROXY_INSPECT_INFERENCE:
+                sev = "INFO", action = "ROUTED";
                 break;
         default:
                 return -EINVAL;
@@ -71,8 +81,10 @@ int proxy_event_message(const ProxyEvent *ev, char **ret) {
                 return -ENOMEM;
         if (ev->reason && asprintf_safe(&reason, " [reason:%s]", ev->reason) < 0)
                 return -ENOMEM;
-        return asprintf_safe(ret, "%s [policy:%s engine:%s]%s", what, ev->rule ?: "-",
-                             proxy_engine_to_string(ev->engine), strempty(reason));
+        if (ev->status > 0 && asprintf_safe(&status, " [status:%u]", ev->status) < 0)
+                return -ENOMEM;
+        return asprintf_safe(ret, "%s [policy:%s engine:%s]%s%s", what, ev->rule ?: "-",
+                             proxy_engine_to_string(ev->engine), strempty(reason), strempty(status));
 }
 
 int proxy_event_fields(const ProxyEvent *ev, const char *sandbox, char ***ret) {
@@ -97,6 +109,8 @@ int proxy_event_fields(const ProxyEvent *ev, const char *sandbox, char ***ret) {
         if (ev->pid > 0 && strv_extendf(&l, "OPENSHELL_PID=%" PRIu64, ev->pid) < 0)
                 return -ENOMEM;
         if (ev->reason && strv_extendf(&l, "OPENSHELL_REASON=%s", ev->reason) < 0)
+                return -ENOMEM;
+        if (ev->status > 0 && strv_extendf(&l, "OPENSHELL_STATUS=%u", ev->status) < 0)
                 return -ENOMEM;
         if (ev->forward) {
                 _cleanup_free_ char *url = NULL;
