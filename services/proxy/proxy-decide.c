@@ -168,6 +168,37 @@ int proxy_json_body(const char *error, const char *detail, const char *reason, c
         return 0;
 }
 
+int proxy_json_body_l7(const char *detail, const char *reason, const char *method, const char *path, char **ret) {
+        Buf b = BUF_INIT(64 * 1024);
+        int r;
+
+        r = buf_append(&b, "{\"error\":\"policy_denied\",\"detail\":", 34);
+        if (r >= 0)
+                r = json_string(&b, detail);
+        if (r >= 0)
+                r = buf_append(&b, ",\"reason\":", 10);
+        if (r >= 0)
+                r = json_string(&b, reason);
+        if (r >= 0)
+                r = buf_append(&b, ",\"method\":", 10);
+        if (r >= 0)
+                r = json_string(&b, method);
+        if (r >= 0)
+                r = buf_append(&b, ",\"path\":", 8);
+        if (r >= 0)
+                r = json_string(&b, path);
+        if (r >= 0)
+                r = buf_append(&b, "}", 1);
+        if (r >= 0)
+                r = buf_terminate(&b);
+        if (r < 0) {
+                buf_done(&b);
+                return r;
+        }
+        *ret = b.data;
+        return 0;
+}
+
 int proxy_json_response(int status, const char *json, char **ret) {
         return asprintf_safe(ret,
                              "HTTP/1.1 %d %s\r\n"

@@ -494,15 +494,10 @@ bool proxy_stream_has_pending(const ProxyStream *s) {
         return s->ssl && (SSL_pending(s->ssl) > 0 || BIO_ctrl_pending(s->rbio) > 0);
 }
 
-int proxy_stream_shutdown(ProxyStream *s) {
-        int r;
-
+int proxy_stream_close_notify(ProxyStream *s) {
         if (s->ssl && s->handshake_done) {
                 (void) SSL_shutdown(s->ssl);
                 ERR_clear_error();
         }
-        r = proxy_stream_flush(s);
-        if (r < 0)
-                return r;
-        return RET_NERRNO(shutdown(s->fd, SHUT_WR));
+        return proxy_stream_flush(s);
 }

@@ -77,5 +77,6 @@ ssize_t proxy_stream_write(ProxyStream *s, const void *buf, size_t size);
 int proxy_stream_flush(ProxyStream *s);
 /* Bytes the stream holds that a read returns without waiting for the socket. */
 bool proxy_stream_has_pending(const ProxyStream *s) _pure_;
-/* Sends close_notify (TLS) and shuts the socket's write side once everything is flushed. */
-int proxy_stream_shutdown(ProxyStream *s);
+/* Queues close_notify (TLS) and flushes: 0 when all is sent, -EAGAIN, or a negative errno. The
+ * caller shuts the socket down. */
+int proxy_stream_close_notify(ProxyStream *s);
