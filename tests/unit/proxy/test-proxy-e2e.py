@@ -18,6 +18,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -48,7 +49,58 @@ network_policies:
         port: 8080
     binaries:
       - path: /usr/bin/*
+  rest_enforce:
+    endpoints:
+      - ports: [8443, 8444]
+        allowed_ips: ["10.231.0.2"]
+        protocol: rest
+        enforcement: enforce
+        rules:
+          - allow: { method: GET, path: "/allowed/**" }
+          - allow: { method: POST, path: "/post" }
+    binaries:
+      - path: /usr/bin/curl
+  rest_audit:
+    endpoints:
+      - ports: [8445]
+        allowed_ips: ["10.231.0.2"]
+        protocol: rest
+        rules:
+          - allow: { method: GET, path: "/allowed/**" }
+    binaries:
+      - path: /usr/bin/curl
 """
+
+# HTTPS upstreams: 8443 and 8445 with a certificate of the upstream test CA (which the proxy trusts
+# through SSL_CERT_FILE), 8444 with a self-signed one nobody trusts.
+TLS_UPSTREAM = r'''
+import http.server, ssl, sys, threading
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def reply(self, status, body):
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_GET(self):
+        seen = ";".join("%s=%s" % (k.lower(), v) for k, v in self.headers.items())
+        self.reply(200, ("tls path=%s\n%s\n" % (self.path, seen)).encode())
+    def do_POST(self):
+        data = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.reply(201, b"tls posted=" + data)
+def serve(port, cert, key):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    srv = http.server.ThreadingHTTPServer(("10.231.0.2", port), H)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    srv.serve_forever()
+good, bad = sys.argv[1:3], sys.argv[3:5]
+for port, (cert, key) in ((8443, good), (8444, bad), (8445, good)):
+    threading.Thread(target=serve, args=(port, cert, key), daemon=True).start()
+print("ready", flush=True)
+threading.Event().wait()
+'''
 
 UPSTREAM = r'''
 import http.server, socket, sys, threading
@@ -156,6 +208,96 @@ class Identify:
             c.close()
 
 
+def make_certs(tmp):
+    """The sandbox CA (as the supervisor makes it), an upstream CA with a server certificate for
+    10.231.0.2, and a self-signed certificate for the same address that nobody trusts."""
+    def ossl(*args):
+        run("openssl", *args)
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
+    f = lambda name: os.path.join(tmp, name)
+    ossl("req", "-x509", *ec, "-keyout", f("ca-key.pem"), "-out", f("ca.pem"), "-days", "3650",
+         "-subj", "/CN=OpenShell Sandbox CA/O=OpenShell", "-addext", "basicConstraints=critical,CA:TRUE",
+         "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    ossl("req", "-x509", *ec, "-keyout", f("upca-key.pem"), "-out", f("upca.pem"), "-days", "30",
+         "-subj", "/CN=Upstream Test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+         "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    ossl("req", "-new", *ec, "-keyout", f("srv-key.pem"), "-out", f("srv.csr"), "-subj", "/CN=10.231.0.2")
+    with open(f("srv.ext"), "w") as e:
+        e.write("subjectAltName=IP:10.231.0.2\nbasicConstraints=CA:FALSE\n")
+    ossl("x509", "-req", "-in", f("srv.csr"), "-CA", f("upca.pem"), "-CAkey", f("upca-key.pem"),
+         "-CAcreateserial", "-out", f("srv.pem"), "-days", "30", "-extfile", f("srv.ext"))
+    ossl("req", "-x509", *ec, "-keyout", f("bad-key.pem"), "-out", f("bad.pem"), "-days", "30",
+         "-subj", "/CN=10.231.0.2", "-addext", "subjectAltName=IP:10.231.0.2")
+    return f
+
+
+class Broker:
+    """The inference broker, faked on a unix socket: records each request; /v1/chat/completions with
+    "stream" in the body answers chunked in two pieces, the second only once `go_on` is set."""
+
+    def __init__(self, path):
+        self.path = path
+        self.requests = []
+        self.go_on = threading.Event()
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(16)
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def close(self):
+        self.sock.close()
+        os.unlink(self.path)
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.one, args=(c,), daemon=True).start()
+
+    def one(self, c):
+        try:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                d = c.recv(65536)
+                if not d:
+                    return
+                data += d
+            head, _, body = data.partition(b"\r\n\r\n")
+            lines = head.decode().split("\r\n")
+            fields = [tuple(x.strip() for x in line.split(":", 1)) for line in lines[1:]]
+            n = int(dict((k.lower(), v) for k, v in fields).get("content-length", "0"))
+            while len(body) < n:
+                body += c.recv(65536)
+            self.requests.append((lines[0], fields, body))
+            if b"stream" in body:
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                          b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                          b"e\r\ndata: piece-1\n\n\r\n")
+                self.go_on.wait(WAIT)
+                c.sendall(b"e\r\ndata: piece-2\n\n\r\n0\r\n\r\n")
+            else:
+                out = b'{"ok":true}'
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                          b"Connection: close\r\n\r\n%s" % (len(out), out))
+        finally:
+            c.close()
+
+
+def connect_tls(target, cafile, server_hostname):
+    """CONNECT target through the proxy, then TLS trusting only cafile; (ssl socket, None) or
+    (None, (status, body)) when the CONNECT is refused."""
+    s = connect_proxy()
+    s.sendall(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (target.encode(), target.encode()))
+    st, _, body, rest = read_response(s)
+    if st != 200:
+        s.close()
+        return None, (st, body)
+    ctx = ssl.create_default_context(cafile=cafile)
+    return ctx.wrap_socket(s, server_hostname=server_hostname), None
+
+
 def connect_proxy():
     s = socket.create_connection(("127.0.0.1", 3128), timeout=WAIT)
     return s
@@ -224,6 +366,14 @@ def inner(proxy, ns_up, tag):
         if up.stdout.readline().strip() != "ready":
             print("FAIL: the upstream server did not start")
             return 1
+        certs = make_certs(tmp)
+        tls_up = subprocess.Popen(["ip", "netns", "exec", ns_up, sys.executable, "-c", TLS_UPSTREAM,
+                                   certs("srv.pem"), certs("srv-key.pem"), certs("bad.pem"), certs("bad-key.pem")],
+                                  stdout=subprocess.PIPE, text=True)
+        procs.append(tls_up)
+        if tls_up.stdout.readline().strip() != "ready":
+            print("FAIL: the TLS upstream server did not start")
+            return 1
         ident = Identify(os.path.join(tmp, "identify.sock"))
         policy = os.path.join(tmp, "policy.yaml")
         with open(policy, "w") as f:
@@ -235,10 +385,13 @@ def inner(proxy, ns_up, tag):
         check("without socket activation it refuses to start", r.returncode != 0 and
               "socket activation" in r.stdout, r.stdout)
 
+        # systemd-socket-activate passes only the environment it is told to
         px = subprocess.Popen(["systemd-socket-activate", "-l", "127.0.0.1:3128", "-l", "[::1]:3128",
-                               proxy, "--sandbox", sandbox,
+                               "-E", "SSL_CERT_FILE=" + certs("upca.pem"), proxy, "--sandbox", sandbox,
                                "--policy", policy, "--identify-socket", os.path.join(tmp, "identify.sock"),
-                               "--idle-timeout", "2", "--head-timeout", "2", "--max-buffered", "100000"],
+                               "--idle-timeout", "2", "--head-timeout", "2", "--max-buffered", "100000",
+                               "--tls-ca-cert", certs("ca.pem"), "--tls-ca-key", certs("ca-key.pem"),
+                               "--broker-socket", os.path.join(tmp, "broker.sock")],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         procs.append(px)
         px_lines = []
@@ -310,11 +463,140 @@ def inner(proxy, ns_up, tag):
         st, _, body = request(b"CONNECT [::1]:9000 HTTP/1.1\r\n\r\n")
         check("CONNECT to [::1] is refused", st == 403, str(st))
 
-        # inference.local is not served yet: an honest 503.
-        st, _, body = request(b"CONNECT inference.local:443 HTTP/1.1\r\n\r\n")
+        # L7 over TLS (rest endpoint, enforce): the agent trusts only the sandbox CA.
+        t, refused = connect_tls("10.231.0.2:8443", certs("ca.pem"), "10.231.0.2")
+        check("CONNECT to a rest endpoint gives a TLS session verified with the sandbox CA",
+              t is not None and t.getpeercert()["issuer"][0][0][1] == "OpenShell Sandbox CA", repr(refused))
+        if t:
+            t.sendall(b"GET /allowed/a?x=1 HTTP/1.1\r\nHost: 10.231.0.2:8443\r\n\r\n")
+            st, _, body, _ = read_response(t)
+            check("an allowed request reaches the upstream over verified TLS",
+                  st == 200 and body.startswith(b"tls path=/allowed/a?x=1\n"), repr((st, body)))
+            t.sendall(b"GET /allowed/b HTTP/1.1\r\nHost: 10.231.0.2:8443\r\n\r\n")
+            st, _, body, _ = read_response(t)
+            check("the next request goes on the same tunnel", st == 200 and body.startswith(b"tls path=/allowed/b\n"),
+                  repr((st, body[:60])))
+            t.sendall(b"POST /post HTTP/1.1\r\nHost: 10.231.0.2:8443\r\nContent-Length: 5\r\n\r\nhello")
+            st, _, body, _ = read_response(t)
+            check("a POST with a body", st == 201 and body == b"tls posted=hello", repr((st, body)))
+            t.sendall(b"DELETE /allowed/a HTTP/1.1\r\nHost: 10.231.0.2:8443\r\n\r\n")
+            st, h, body, _ = read_response(t)
+            j = json.loads(body or b"{}")
+            check("enforce refuses a method the rules do not allow: 403 with upstream's body", st == 403 and
+                  j.get("error") == "policy_denied" and j.get("reason") == "DELETE /allowed/a not permitted by policy"
+                  and j.get("method") == "DELETE" and j.get("path") == "/allowed/a" and "detail" in j, repr((st, j)))
+            check("and closes the tunnel", wait_closed(t))
+            t.close()
+        t, _ = connect_tls("10.231.0.2:8443", certs("ca.pem"), "10.231.0.2")
+        if t:
+            t.sendall(b"GET /secret HTTP/1.1\r\nHost: 10.231.0.2:8443\r\n\r\n")
+            st, _, body, _ = read_response(t)
+            j = json.loads(body or b"{}")
+            check("enforce refuses a path the rules do not allow", st == 403 and
+                  j.get("reason") == "GET /secret not permitted by policy", repr((st, j)))
+            t.close()
+        t, _ = connect_tls("10.231.0.2:8443", certs("ca.pem"), "10.231.0.2")
+        if t:
+            t.sendall(b"GET /allowed/a HTTP/1.1\r\nHost: evil.example.com\r\n\r\n")
+            st, _, body, _ = read_response(t)
+            j = json.loads(body or b"{}")
+            check("a Host other than the CONNECT target is refused", st == 403 and
+                  j.get("error") == "request_authority_mismatch", repr((st, j)))
+            t.close()
+        t, _ = connect_tls("10.231.0.2:8443", certs("ca.pem"), "10.231.0.2")
+        if t:
+            t.sendall(b"GET /allowed/a%2Fb HTTP/1.1\r\nHost: 10.231.0.2:8443\r\n\r\n")
+            st, _, body, _ = read_response(t)
+            check("an encoded slash is refused", st == 403 and b"%2F" in body, repr((st, body)))
+            t.close()
+
+        # audit: what enforce would refuse is forwarded (and logged, see the journal checks).
+        t, _ = connect_tls("10.231.0.2:8445", certs("ca.pem"), "10.231.0.2")
+        if t:
+            t.sendall(b"GET /audited HTTP/1.1\r\nHost: 10.231.0.2:8445\r\n\r\n")
+            st, _, body, _ = read_response(t)
+            check("audit forwards a request the rules do not allow", st == 200 and body.startswith(b"tls path=/audited"),
+                  repr((st, body[:40])))
+            t.close()
+        else:
+            check("audit endpoint tunnel", False)
+
+        # An upstream whose certificate the proxy does not trust: 502, the agent's TLS stays good.
+        t, _ = connect_tls("10.231.0.2:8444", certs("ca.pem"), "10.231.0.2")
+        if t:
+            t.sendall(b"GET /allowed/a HTTP/1.1\r\nHost: 10.231.0.2:8444\r\n\r\n")
+            st, _, body, _ = read_response(t)
+            j = json.loads(body or b"{}")
+            check("an untrusted upstream certificate gives 502", st == 502 and
+                  j.get("error") == "upstream_unreachable" and "certificate verification failed" in j.get("reason", ""),
+                  repr((st, j)))
+            t.close()
+        else:
+            check("untrusted upstream tunnel", False)
+
+        # What is neither TLS nor HTTP/1 is refused on an inspected endpoint.
+        s = connect_proxy()
+        s.sendall(b"CONNECT 10.231.0.2:8443 HTTP/1.1\r\n\r\n")
+        st, _, _, _ = read_response(s)
+        s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        check("h2c prior knowledge is refused on an inspected endpoint", st == 200 and wait_closed(s))
+        s.close()
+
+        # Absolute-form requests to a rest endpoint are decided the same way (clear HTTP upstream: 8080
+        # is not rest; 8443 speaks TLS, so an allowed one fails upstream, a refused one never leaves).
+        st, _, body = request(b"GET http://10.231.0.2:8443/secret HTTP/1.1\r\nHost: 10.231.0.2:8443\r\n\r\n")
         j = json.loads(body or b"{}")
-        check("inference.local answers 503 inference_unavailable", st == 503 and
-              j.get("error") == "inference_unavailable", repr((st, j)))
+        check("a forwarded request to an enforce endpoint is refused by the L7 rules", st == 403 and
+              j.get("reason") == "GET /secret not permitted by policy", repr((st, j)))
+
+        # inference.local: terminated with a leaf for inference.local, handed to the broker.
+        broker = Broker(os.path.join(tmp, "broker.sock"))
+        t, refused = connect_tls("inference.local:443", certs("ca.pem"), "inference.local")
+        check("CONNECT inference.local:443 gives TLS with a leaf for inference.local", t is not None, repr(refused))
+        if t:
+            t.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: inference.local\r\n"
+                      b"X-OpenShell-Sandbox: forged\r\nProxy-Authorization: x\r\nContent-Length: 8\r\n\r\n{\"a\":1}\n")
+            st, _, body, _ = read_response(t)
+            check("an inference request is answered by the broker", st == 200 and body == b'{"ok":true}',
+                  repr((st, body)))
+            line, fields, got = broker.requests[-1] if broker.requests else ("", [], b"")
+            names = [k.lower() for k, _ in fields]
+            check("the broker gets origin-form, Host inference.local, the sandbox's name only, the body",
+                  line == "POST /v1/chat/completions HTTP/1.1" and ("Host", "inference.local") in fields and
+                  [v for k, v in fields if k.lower() == "x-openshell-sandbox"] == [sandbox] and
+                  "proxy-authorization" not in names and got == b'{"a":1}\n', repr((line, fields, got)))
+            t.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: inference.local\r\nContent-Length: 6\r\n\r\nstream")
+            data = b""
+            while b"piece-1" not in data:
+                d = t.recv(65536)
+                if not d:
+                    break
+                data += d
+            check("a streamed answer: the first piece arrives before the broker sends the second",
+                  b"piece-1" in data and b"piece-2" not in data, repr(data))
+            broker.go_on.set()
+            while b"\r\n0\r\n\r\n" not in data:
+                d = t.recv(65536)
+                if not d:
+                    break
+                data += d
+            check("then the rest of the stream", b"piece-2" in data, repr(data))
+            t.close()
+        t, _ = connect_tls("inference.local:443", certs("ca.pem"), "inference.local")
+        if t:
+            t.sendall(b"GET /v1/secrets HTTP/1.1\r\nHost: inference.local\r\n\r\n")
+            st, _, body, _ = read_response(t)
+            check("an unknown inference path is 403", st == 403 and
+                  json.loads(body or b"{}") == {"error": "connection not allowed by policy"}, repr((st, body)))
+            t.close()
+        broker.close()
+        t, _ = connect_tls("inference.local:443", certs("ca.pem"), "inference.local")
+        if t:
+            t.sendall(b"GET /v1/models HTTP/1.1\r\nHost: inference.local\r\n\r\n")
+            st, _, body, _ = read_response(t)
+            check("no broker: 503 inference service unavailable", st == 503 and
+                  json.loads(body or b"{}") == {"error": "inference service unavailable"}, repr((st, body)))
+            t.close()
 
         # Absolute-form forwarding with keep-alive: two requests, each decided and relayed.
         s = connect_proxy()
