@@ -721,7 +721,8 @@ def inner(proxy, ns_up, tag):
                           check=False).stdout
                 entries = [json.loads(line) for line in out.splitlines() if line.strip()]
                 if any(e.get("OPENSHELL_PORT") == "9001" for e in entries) and \
-                   any(e.get("OPENSHELL_DECISION") == "allow" for e in entries):
+                   any(e.get("OPENSHELL_DECISION") == "allow" for e in entries) and \
+                   any(e.get("OPENSHELL_STATUS") == "503" for e in entries):
                     break
                 time.sleep(0.2)
             deny = [e for e in entries if e.get("OPENSHELL_PORT") == "9001"]
@@ -739,6 +740,31 @@ def inner(proxy, ns_up, tag):
             fwd = [e for e in entries if e.get("OPENSHELL_URL")]
             check("a forwarded request is logged without its query", len(fwd) >= 1 and
                   all("?" not in e["OPENSHELL_URL"] and "q=1" not in e["MESSAGE"] for e in fwd), repr(fwd[:1]))
+            def one(**want):
+                return [e for e in entries if all(e.get("OPENSHELL_" + k.upper()) == v for k, v in want.items())]
+            l7 = one(engine="l7", decision="deny", method="DELETE")
+            check("an L7 refusal is one entry in upstream's shorthand", len(l7) == 1 and
+                  l7[0].get("OPENSHELL_URL") == "http://10.231.0.2:8443/allowed/a" and
+                  l7[0].get("OPENSHELL_REASON") == "DELETE /allowed/a not permitted by policy" and
+                  l7[0].get("MESSAGE", "").startswith("HTTP:DELETE [MED] DENIED /usr/bin/curl(4242) -> DELETE "
+                                                      "http://10.231.0.2:8443/allowed/a [policy:rest_enforce engine:l7]"),
+                  repr(l7))
+            ok = one(engine="l7", decision="allow", method="GET", port="8443")
+            check("an allowed inspected request is logged without its query",
+                  any(e.get("OPENSHELL_URL") == "http://10.231.0.2:8443/allowed/a" and "x=1" not in e["MESSAGE"]
+                      for e in ok), repr(ok))
+            audit = one(engine="l7", decision="audit", port="8445")
+            check("audit logs what enforce would refuse", len(audit) == 1 and
+                  audit[0].get("OPENSHELL_REASON") == "GET /audited not permitted by policy", repr(audit))
+            bad = one(decision="error", port="8444")
+            check("an untrusted upstream certificate is an error entry", len(bad) == 1 and
+                  "certificate verification failed" in bad[0].get("OPENSHELL_REASON", ""), repr(bad))
+            inf = one(decision="inspect_for_inference", engine="inference")
+            check("each inference.local request is one entry with its path and status",
+                  sorted((e.get("OPENSHELL_URL"), e.get("OPENSHELL_STATUS")) for e in inf) ==
+                  [("http://inference.local/v1/chat/completions", "200")] * 2 +
+                  [("http://inference.local/v1/models", "503"), ("http://inference.local/v1/secrets", "403")],
+                  repr(inf))
         else:
             print("skip journal checks: no journal on this machine")
 
