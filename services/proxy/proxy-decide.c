@@ -21,10 +21,8 @@ const char *proxy_decision_to_string(ProxyDecision d) {
 
 const char *proxy_engine_to_string(ProxyEngine e) {
         static const char *const names[_PROXY_ENGINE_MAX] = {
-                [PROXY_ENGINE_POLICY] = "policy",
-                [PROXY_ENGINE_SSRF] = "ssrf",
-                [PROXY_ENGINE_PROXY] = "proxy",
-                [PROXY_ENGINE_L7] = "l7",
+                [PROXY_ENGINE_POLICY] = "policy",       [PROXY_ENGINE_SSRF] = "ssrf",
+                [PROXY_ENGINE_PROXY] = "proxy",         [PROXY_ENGINE_L7] = "l7",
                 [PROXY_ENGINE_INFERENCE] = "inference",
         };
         return e >= 0 && e < _PROXY_ENGINE_MAX ? names[e] : NULL;
@@ -168,7 +166,8 @@ int proxy_json_body(const char *error, const char *detail, const char *reason, c
         return 0;
 }
 
-int proxy_json_body_l7(const char *detail, const char *reason, const char *method, const char *path, char **ret) {
+int proxy_json_body_l7(const char *detail, const char *reason, const char *method, const char *path,
+                       char **ret) {
         Buf b = BUF_INIT(64 * 1024);
         int r;
 

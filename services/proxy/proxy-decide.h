@@ -38,7 +38,7 @@ typedef enum ProxyEngine {
 } ProxyEngine;
 
 typedef struct ProxyEvent {
-        bool forward;           /* one HTTP request: absolute-form, or inspected inside a tunnel (else CONNECT) */
+        bool forward; /* one HTTP request: absolute-form, or inspected inside a tunnel (else CONNECT) */
         const char *method;     /* forward only */
         const char *url;        /* forward only: "http://host[:port]/path" (the query is never logged) */
         unsigned status;        /* the HTTP status answered, when it is known (0: not) */
@@ -67,7 +67,8 @@ int proxy_event_fields(const ProxyEvent *ev, const char *sandbox, char ***ret);
 /* {"error":"…","detail":"…"[,"reason":"…"]} with JSON string escaping; reason may be NULL. */
 int proxy_json_body(const char *error, const char *detail, const char *reason, char **ret);
 /* An L7 refusal: {"error":"policy_denied","detail":…,"reason":…,"method":…,"path":…}. */
-int proxy_json_body_l7(const char *detail, const char *reason, const char *method, const char *path, char **ret);
+int proxy_json_body_l7(const char *detail, const char *reason, const char *method, const char *path,
+                       char **ret);
 /* A complete HTTP/1.1 response with that JSON body and "Connection: close". */
 int proxy_json_response(int status, const char *json, char **ret);
 

@@ -45,7 +45,8 @@ static int unhex(char c) {
 
 /* Decodes s[0..n) into a new string; keep_slash: "%2F" stays as written. -EINVAL for bad escapes
  * and decoded control characters. */
-static int percent_decode(const char *s, size_t n, bool plus_space, bool keep_slash, bool *ret_slash, char **ret) {
+static int percent_decode(const char *s, size_t n, bool plus_space, bool keep_slash, bool *ret_slash,
+                          char **ret) {
         _cleanup_free_ char *d = malloc(n + 1);
         size_t j = 0;
 
@@ -145,7 +146,8 @@ int proxy_l7_query_parse(const char *query, L7QueryParam **ret, size_t *ret_n) {
                         r = percent_decode(p, e, true, false, NULL, &name);
                         if (r >= 0)
                                 r = e < k ? percent_decode(p + e + 1, k - e - 1, true, false, NULL, &value)
-                                          : (value = strdup("")) ? 0 : -ENOMEM;
+                                    : (value = strdup("")) ? 0
+                                                           : -ENOMEM;
                         if (r >= 0 && !q && !(q = calloc(PROXY_L7_QUERY_MAX, sizeof(L7QueryParam))))
                                 r = -ENOMEM;
                         if (r < 0) {

@@ -98,8 +98,11 @@ static int load_ca(ProxyTls *t, const char *cert_path, const char *key_path, cha
                 return fail(ret_error, -EINVAL, "The CA certificate does not match the key", key_path);
         if (X509_check_ca(t->ca_cert) == 0) {
                 ERR_clear_error();
-                return asprintf_safe(ret_error, "%s is not a CA certificate (basicConstraints CA:TRUE is missing)",
-                                     cert_path) < 0 ? -ENOMEM : -EINVAL;
+                return asprintf_safe(ret_error,
+                                     "%s is not a CA certificate (basicConstraints CA:TRUE is missing)",
+                                     cert_path) < 0
+                               ? -ENOMEM
+                               : -EINVAL;
         }
         return 0;
 }
@@ -127,7 +130,8 @@ static SSL_CTX *client_ctx_new(void) {
                 return NULL;
         /* The trust store is the system's (SSL_CERT_FILE/SSL_CERT_DIR override it, as for any
          * OpenSSL program). */
-        if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 || SSL_CTX_set_default_verify_paths(ctx) != 1 ||
+        if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+            SSL_CTX_set_default_verify_paths(ctx) != 1 ||
             SSL_CTX_set_alpn_protos(ctx, alpn_http11, sizeof(alpn_http11)) != 0) {
                 SSL_CTX_free(ctx);
                 return NULL;
@@ -183,8 +187,9 @@ static int leaf_make(ProxyTls *t, const char *host, X509 **ret) {
 
         /* Names only of the characters a DNS name has: nothing that the config syntax of
          * X509V3_EXT_conf_nid() would read as a separator. */
-        if (isempty(host) || strlen(host) > 253 || host[strspn(host, "abcdefghijklmnopqrstuvwxyz"
-                                                                  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")])
+        if (isempty(host) || strlen(host) > 253 ||
+            host[strspn(host, "abcdefghijklmnopqrstuvwxyz"
+                              "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")])
                 return -EINVAL;
         ip = inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
         if (!ip && strchr(host, ':'))
@@ -204,8 +209,8 @@ static int leaf_make(ProxyTls *t, const char *host, X509 **ret) {
         if (X509_set_version(cert, 2) != 1 || !X509_gmtime_adj(X509_getm_notBefore(cert), -3600) ||
             !X509_gmtime_adj(X509_getm_notAfter(cert), (long) LEAF_DAYS * 24 * 3600) ||
             X509_set_issuer_name(cert, X509_get_subject_name(t->ca_cert)) != 1 ||
-            X509_NAME_add_entry_by_txt(X509_get_subject_name(cert), "CN", MBSTRING_ASC, (const unsigned char *) host,
-                                       -1, -1, 0) != 1 ||
+            X509_NAME_add_entry_by_txt(X509_get_subject_name(cert), "CN", MBSTRING_ASC,
+                                       (const unsigned char *) host, -1, -1, 0) != 1 ||
             X509_set_pubkey(cert, t->leaf_key) != 1)
                 goto finish;
         r = leaf_add_ext(cert, t->ca_cert, NID_subject_alt_name, san);
@@ -327,7 +332,8 @@ int proxy_stream_tls_client(ProxyStream *s, ProxyTls *t, const char *host) {
         if (ip)
                 r = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->ssl), host) == 1 ? 0 : -EINVAL;
         else
-                r = SSL_set_tlsext_host_name(s->ssl, host) == 1 && SSL_set1_host(s->ssl, host) == 1 ? 0 : -EINVAL;
+                r = SSL_set_tlsext_host_name(s->ssl, host) == 1 && SSL_set1_host(s->ssl, host) == 1 ? 0
+                                                                                                    : -EINVAL;
         if (r < 0) {
                 ERR_clear_error();
                 return r;

@@ -45,13 +45,13 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(ProxyTls *, proxy_tls_free);
 int proxy_tls_leaf(ProxyTls *t, const char *host, X509 **ret);
 
 typedef struct ProxyStream {
-        int fd;       /* borrowed */
-        SSL *ssl;     /* NULL: plain bytes */
+        int fd;           /* borrowed */
+        SSL *ssl;         /* NULL: plain bytes */
         BIO *rbio, *wbio; /* owned by ssl */
-        Buf out;      /* ciphertext taken from wbio, not yet sent */
+        Buf out;          /* ciphertext taken from wbio, not yet sent */
         bool handshake_done;
-        bool eof;     /* the socket's read side ended */
-        uint32_t wait; /* EPOLLIN/EPOLLOUT the last call that returned -EAGAIN (or 0) waits for */
+        bool eof;          /* the socket's read side ended */
+        uint32_t wait;     /* EPOLLIN/EPOLLOUT the last call that returned -EAGAIN (or 0) waits for */
         int verify_result; /* client streams: X509_V_OK or why the upstream certificate failed */
 } ProxyStream;
 

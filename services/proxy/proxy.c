@@ -96,14 +96,14 @@ typedef enum ConnState {
  * address, over TLS when the agent spoke TLS) or, for inference.local, to the broker. */
 typedef enum InspectState {
         INSPECT_NONE,
-        INSPECT_PEEK,              /* writing the 200, then reading the first bytes: TLS, HTTP/1, other */
-        INSPECT_CLIENT_HANDSHAKE,  /* TLS with the agent, with the leaf for the CONNECT host */
+        INSPECT_PEEK,               /* writing the 200, then reading the first bytes: TLS, HTTP/1, other */
+        INSPECT_CLIENT_HANDSHAKE,   /* TLS with the agent, with the leaf for the CONNECT host */
         INSPECT_UPSTREAM_HANDSHAKE, /* TLS with the upstream, verified */
-        INSPECT_REQUEST,           /* reading one request from the agent */
-        INSPECT_SEND,              /* writing it to the upstream (or broker) */
-        INSPECT_RESPONSE_HEAD,     /* reading the response head */
-        INSPECT_RESPONSE_BODY,     /* relaying its body as it comes */
-        INSPECT_ANSWER,            /* the proxy's own answer, then the end */
+        INSPECT_REQUEST,            /* reading one request from the agent */
+        INSPECT_SEND,               /* writing it to the upstream (or broker) */
+        INSPECT_RESPONSE_HEAD,      /* reading the response head */
+        INSPECT_RESPONSE_BODY,      /* relaying its body as it comes */
+        INSPECT_ANSWER,             /* the proxy's own answer, then the end */
 } InspectState;
 
 /* One getaddrinfo_a() request. It belongs to the proxy, not to the connection: glibc's helper thread
@@ -159,9 +159,9 @@ struct Conn {
         bool resp_until_eof;
 
         /* inspection */
-        bool inspect_wanted;   /* CONNECT to a rest endpoint, TLS termination configured */
-        bool inference;        /* inference.local: requests go to the broker */
-        char *audit_reason;    /* forwarded request that enforce would refuse (audit endpoint) */
+        bool inspect_wanted; /* CONNECT to a rest endpoint, TLS termination configured */
+        bool inference;      /* inference.local: requests go to the broker */
+        char *audit_reason;  /* forwarded request that enforce would refuse (audit endpoint) */
         InspectState inspect;
         ProxyStream cs, us;    /* the agent's side and the upstream's (or broker's) side */
         Buf l7_out;            /* for the agent: the 200, responses, the proxy's answers */
@@ -857,6 +857,7 @@ static int conn_read_response_head(Conn *c) {
         _cleanup_free_ HttpResponseHead *h = NULL;
         const char *end;
         size_t head_len, extra;
+        bool close;
         ssize_t n;
         int r;
 
@@ -899,8 +900,8 @@ static int conn_read_response_head(Conn *c) {
 
                         /* A body whose end only the upstream's close or its chunk framing marks ends
                          * this client connection too: the proxy does not re-frame it. */
-                        r = response_head_render(h, h->status >= 200 && (!c->keep_alive || h->until_eof || h->chunked),
-                                                 &c->u2c.pending);
+                        close = h->status >= 200 && (!c->keep_alive || h->until_eof || h->chunked);
+                        r = response_head_render(h, close, &c->u2c.pending);
                         if (r < 0)
                                 return r;
                         /* The strings of h point into copy: keep only the framing. */
@@ -1069,7 +1070,8 @@ static Step inspect_answer(Conn *c, int status, const char *json) {
         return STEP_AGAIN;
 }
 
-static Step inspect_answer_error(Conn *c, int status, const char *error, const char *detail, const char *reason) {
+static Step inspect_answer_error(Conn *c, int status, const char *error, const char *detail,
+                                 const char *reason) {
         _cleanup_free_ char *json = NULL;
 
         if (proxy_json_body(error, detail, reason, &json) < 0)
@@ -1113,8 +1115,8 @@ static Step inspect_feed(Conn *c) {
         c->proxy->buffered += c->parser.req.body.size - c->buffered;
         c->buffered = c->parser.req.body.size;
         if (r >= 0 && c->proxy->buffered > c->proxy->max_buffered)
-                return inspect_answer_error(c, 503, "proxy_busy", "too much request data held by the proxy; retry later",
-                                            NULL);
+                return inspect_answer_error(c, 503, "proxy_busy",
+                                            "too much request data held by the proxy; retry later", NULL);
         if (r < 0) {
                 conn_event(c, PROXY_ERROR, PROXY_ENGINE_PROXY, strna(c->parser.error));
                 return inspect_answer_error(c, c->parser.status ?: 400,
@@ -1171,10 +1173,10 @@ static int inspect_build_request(Conn *c) {
         for (size_t i = 0; r >= 0 && i < req->n_headers; i++) {
                 const HttpHeader *h = &req->headers[i];
 
-                if (http_hop_by_hop_header(h->name, connection) || strcasecmp(h->name, "Content-Length") == 0 ||
-                    strcasecmp(h->name, "Expect") == 0 ||
-                    (c->inference && (strcasecmp(h->name, "Host") == 0 ||
-                                      strcasecmp(h->name, "X-OpenShell-Sandbox") == 0)))
+                if (http_hop_by_hop_header(h->name, connection) ||
+                    strcasecmp(h->name, "Content-Length") == 0 || strcasecmp(h->name, "Expect") == 0 ||
+                    (c->inference &&
+                     (strcasecmp(h->name, "Host") == 0 || strcasecmp(h->name, "X-OpenShell-Sandbox") == 0)))
                         continue;
                 r = buf_printf(&c->l7_up, "%s: %s\r\n", h->name, h->value);
         }
@@ -1195,8 +1197,8 @@ static Step inspect_inference(Conn *c, const char *path) {
         int fd, r;
 
         if (!proxy_inference_match(c->method, path)) {
-                inspect_event(c, PROXY_INSPECT_INFERENCE, PROXY_ENGINE_INFERENCE, "no inference pattern matches",
-                              403);
+                inspect_event(c, PROXY_INSPECT_INFERENCE, PROXY_ENGINE_INFERENCE,
+                              "no inference pattern matches", 403);
                 return inspect_answer(c, 403, INFERENCE_DENIED_JSON);
         }
         if (!c->proxy->broker_socket || strlen(c->proxy->broker_socket) >= sizeof(un.sun_path)) {
@@ -1234,7 +1236,8 @@ static Step inspect_l7(Conn *c) {
 
         r = proxy_l7_path(c->parser.req.path, e->allow_encoded_slash, &path, &query);
         if (r == -EPERM) {
-                inspect_event(c, PROXY_DENY, PROXY_ENGINE_L7, "encoded slash (%2F) in path is not allowed", 403);
+                inspect_event(c, PROXY_DENY, PROXY_ENGINE_L7, "encoded slash (%2F) in path is not allowed",
+                              403);
                 if (asprintf_safe(&detail, "%s %s not permitted by policy", c->method, c->url) < 0 ||
                     proxy_json_body_l7(detail, "encoded slash (%2F) in path is not allowed", c->method,
                                        c->parser.req.path, &json) < 0)
@@ -1250,11 +1253,11 @@ static Step inspect_l7(Conn *c) {
         r = proxy_l7_query_parse(query, &q, &n_q);
         if (r < 0) {
                 inspect_event(c, PROXY_DENY, PROXY_ENGINE_L7, "request query cannot be decided on", 400);
-                return inspect_answer_error(c, 400, "bad_request", "the request query is malformed or too long",
-                                            NULL);
+                return inspect_answer_error(c, 400, "bad_request",
+                                            "the request query is malformed or too long", NULL);
         }
         d = e->path && !policy_l7_path_match(e->path, path) ? L7_DENY_NOT_PERMITTED
-                                                              : policy_l7_decide(e, c->method, path, q, n_q);
+                                                            : policy_l7_decide(e, c->method, path, q, n_q);
         proxy_l7_query_free(q, n_q);
         if (d != L7_ALLOW &&
             asprintf_safe(&reason, "%s %s %s", c->method, path,
@@ -1298,22 +1301,23 @@ static Step inspect_request(Conn *c) {
         c->head_request = streq(req->method, "HEAD");
         c->keep_alive = req->keep_alive;
         if (req->connect)
-                return inspect_answer_error(c, 400, "bad_request", "CONNECT inside a tunnel is not supported", NULL);
+                return inspect_answer_error(c, 400, "bad_request",
+                                            "CONNECT inside a tunnel is not supported", NULL);
         path = strndup(req->path, strcspn(req->path, "?"));
         if (!path)
                 return inspect_gone(c);
-        if (c->port == default_port
-                    ? asprintf_safe(&c->url, "http://%s%s%s%s", ipv6 ? "[" : "", c->host, ipv6 ? "]" : "", path) < 0
-                    : asprintf_safe(&c->url, "http://%s%s%s:%u%s", ipv6 ? "[" : "", c->host, ipv6 ? "]" : "", c->port,
-                                    path) < 0)
+        if (c->port == default_port ? asprintf_safe(&c->url, "http://%s%s%s%s", ipv6 ? "[" : "", c->host,
+                                                    ipv6 ? "]" : "", path) < 0
+                                    : asprintf_safe(&c->url, "http://%s%s%s:%u%s", ipv6 ? "[" : "", c->host,
+                                                    ipv6 ? "]" : "", c->port, path) < 0)
                 return inspect_gone(c);
 
         /* The request must be for the host the tunnel was decided for, however it names it. */
         if (req->target[0] != '/') {
                 HttpUrl u = {};
 
-                mismatch = http_absolute_target_parse(req->target, &u) < 0 || strcasecmp(u.host, c->host) != 0 ||
-                           u.port != c->port;
+                mismatch = http_absolute_target_parse(req->target, &u) < 0 ||
+                           strcasecmp(u.host, c->host) != 0 || u.port != c->port;
                 http_url_done(&u);
         }
         if (!mismatch && host_field && !proxy_l7_authority_matches(host_field, c->host, c->port, default_port))
@@ -1436,7 +1440,9 @@ static Step inspect_response_head(Conn *c) {
         buf_clear(&c->resp_head);
         if (c->inference)
                 inspect_event(c, PROXY_INSPECT_INFERENCE, PROXY_ENGINE_INFERENCE, NULL, h->status);
-        c->l7_left = h->has_content_length ? h->content_length - extra : (h->until_eof || h->chunked) ? UINT64_MAX : 0;
+        c->l7_left = h->has_content_length          ? h->content_length - extra
+                     : (h->until_eof || h->chunked) ? UINT64_MAX
+                                                    : 0;
         c->l7_close = close;
         c->upstream_used = true;
         c->inspect = INSPECT_RESPONSE_BODY;
@@ -1563,7 +1569,8 @@ static Step inspect_upstream_handshake(Conn *c) {
         if (r < 0) {
                 /* answered to the agent's first request, over the TLS it already has */
                 if (c->us.verify_result != X509_V_OK)
-                        (void) asprintf_safe(&c->upstream_error, "upstream certificate verification failed: %s",
+                        (void) asprintf_safe(&c->upstream_error,
+                                             "upstream certificate verification failed: %s",
                                              X509_verify_cert_error_string(c->us.verify_result));
                 else
                         c->upstream_error = strdup("TLS handshake with the upstream failed");
@@ -1695,8 +1702,8 @@ static void conn_decide_l7_forward(Conn *c) {
         if (r == -EPERM) {
                 conn_event(c, PROXY_DENY, PROXY_ENGINE_L7, "encoded slash (%2F) in path is not allowed");
                 if (asprintf_safe(&detail, "%s %s not permitted by policy", c->method, c->host) < 0 ||
-                    proxy_json_body_l7(strna(detail), "encoded slash (%2F) in path is not allowed", c->method,
-                                       c->parser.req.path, &json) < 0)
+                    proxy_json_body_l7(strna(detail), "encoded slash (%2F) in path is not allowed",
+                                       c->method, c->parser.req.path, &json) < 0)
                         json = mfree(json);
                 conn_reply_json(c, 403, json);
                 return;
@@ -1706,7 +1713,7 @@ static void conn_decide_l7_forward(Conn *c) {
                 return;
         }
         d = e->path && !policy_l7_path_match(e->path, path) ? L7_DENY_NOT_PERMITTED
-                                                              : policy_l7_decide(e, c->method, path, q, n_q);
+                                                            : policy_l7_decide(e, c->method, path, q, n_q);
         proxy_l7_query_free(q, n_q);
         if (d == L7_ALLOW) {
                 conn_resolve(c);
@@ -1723,8 +1730,8 @@ static void conn_decide_l7_forward(Conn *c) {
                 return;
         }
         conn_event(c, PROXY_DENY, PROXY_ENGINE_L7, reason);
-        if (asprintf_safe(&detail, "%s %.*s not permitted by policy", c->method, (int) strcspn(c->url, "?"), c->url) <
-                    0 ||
+        if (asprintf_safe(&detail, "%s %.*s not permitted by policy", c->method, (int) strcspn(c->url, "?"),
+                          c->url) < 0 ||
             proxy_json_body_l7(detail, reason, c->method, path, &json) < 0)
                 json = mfree(json);
         conn_reply_json(c, 403, json);
@@ -1752,8 +1759,9 @@ static void conn_decide(Conn *c) {
                         return;
                 }
                 conn_fail(c, 503, "inference_unavailable",
-                          c->proxy->tls ? "inference.local is served on CONNECT inference.local:443 only"
-                                        : "inference routing through inference.local needs TLS termination, not configured",
+                          c->proxy->tls
+                                  ? "inference.local is served on CONNECT inference.local:443 only"
+                                  : "inference routing through inference.local needs TLS termination, not configured",
                           "inference.local is not served here");
                 return;
         }
@@ -1788,7 +1796,8 @@ static void conn_decide(Conn *c) {
                 conn_decide_l7_forward(c);
                 return;
         }
-        if ((c->endpoint->protocol == POLICY_PROTOCOL_REST || c->endpoint->protocol == POLICY_PROTOCOL_WEBSOCKET) &&
+        if ((c->endpoint->protocol == POLICY_PROTOCOL_REST ||
+             c->endpoint->protocol == POLICY_PROTOCOL_WEBSOCKET) &&
             c->endpoint->enforcement == POLICY_ENFORCEMENT_ENFORCE && !c->inspect_wanted) {
                 conn_deny(c, PROXY_ENGINE_POLICY, "policy_denied",
                           c->endpoint->protocol == POLICY_PROTOCOL_WEBSOCKET
@@ -2285,9 +2294,9 @@ static int parse_argv(Proxy *p, int argc, char *argv[]) {
                 case ARG_TLS_CA_CERT:
                 case ARG_TLS_CA_KEY:
                 case ARG_BROKER_SOCKET: {
-                        char **v = c == ARG_TLS_CA_CERT ? &p->ca_cert_path
-                                 : c == ARG_TLS_CA_KEY  ? &p->ca_key_path
-                                                        : &p->broker_socket;
+                        char **v = c == ARG_TLS_CA_CERT  ? &p->ca_cert_path
+                                   : c == ARG_TLS_CA_KEY ? &p->ca_key_path
+                                                         : &p->broker_socket;
                         free(*v);
                         *v = strdup(optarg);
                         if (!*v)

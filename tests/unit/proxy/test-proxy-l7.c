@@ -18,16 +18,17 @@ START_TEST(test_inference_match) {
         ck_assert_str_eq(proxy_inference_match("POST", "/v1/messages"), "anthropic_messages");
         ck_assert_str_eq(proxy_inference_match("GET", "/v1/models"), "model_discovery");
         ck_assert_str_eq(proxy_inference_match("GET", "/v1/models/gpt-4o"), "model_discovery");
-        ck_assert_str_eq(proxy_inference_match("POST", "/model/anthropic.claude-v2/invoke"), "aws_bedrock_invoke");
+        ck_assert_str_eq(proxy_inference_match("POST", "/model/anthropic.claude-v2/invoke"),
+                         "aws_bedrock_invoke");
 
         ck_assert_ptr_null(proxy_inference_match("GET", "/v1/chat/completions"));   /* method */
         ck_assert_ptr_null(proxy_inference_match("POST", "/v1/chat/completions/")); /* exact path */
         ck_assert_ptr_null(proxy_inference_match("POST", "/v1/models"));
         ck_assert_ptr_null(proxy_inference_match("GET", "/v1/models/"));
-        ck_assert_ptr_null(proxy_inference_match("POST", "/model//invoke"));      /* empty segment */
-        ck_assert_ptr_null(proxy_inference_match("POST", "/model/a/b/invoke"));   /* one segment only */
+        ck_assert_ptr_null(proxy_inference_match("POST", "/model//invoke"));    /* empty segment */
+        ck_assert_ptr_null(proxy_inference_match("POST", "/model/a/b/invoke")); /* one segment only */
         ck_assert_ptr_null(proxy_inference_match("POST", "/model/a/invoke/x"));
-        ck_assert_ptr_null(proxy_inference_match("post", "/v1/messages"));       /* methods are case-sensitive */
+        ck_assert_ptr_null(proxy_inference_match("post", "/v1/messages")); /* methods are case-sensitive */
         ck_assert_ptr_null(proxy_inference_match("POST", "/v1/secrets"));
         ck_assert_ptr_null(proxy_inference_match(NULL, "/v1/messages"));
         ck_assert_ptr_null(proxy_inference_match("POST", NULL));
@@ -40,14 +41,16 @@ START_TEST(test_tunnel_classify) {
         ck_assert_int_eq(proxy_tunnel_classify("GE", 2, false), -EAGAIN);
         ck_assert_int_eq(proxy_tunnel_classify("GE", 2, true), PROXY_TUNNEL_OTHER);
         ck_assert_int_eq(proxy_tunnel_classify("PR", 2, false), -EAGAIN);
-        ck_assert_int_eq(proxy_tunnel_classify("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24, false), PROXY_TUNNEL_H2C);
+        ck_assert_int_eq(proxy_tunnel_classify("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24, false),
+                         PROXY_TUNNEL_H2C);
         ck_assert_int_eq(proxy_tunnel_classify("PRI ", 4, false), PROXY_TUNNEL_H2C);
         ck_assert_int_eq(proxy_tunnel_classify("SSH-2.0-OpenSSH\r\n", 17, false), PROXY_TUNNEL_OTHER);
         ck_assert_int_eq(proxy_tunnel_classify("\0\0\0", 3, false), PROXY_TUNNEL_OTHER);
         ck_assert_int_eq(proxy_tunnel_classify(" GET", 4, false), PROXY_TUNNEL_OTHER);
         ck_assert_int_eq(proxy_tunnel_classify("", 0, false), -EAGAIN);
         ck_assert_int_eq(proxy_tunnel_classify("", 0, true), PROXY_TUNNEL_OTHER);
-        ck_assert_int_eq(proxy_tunnel_classify("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 36, false), PROXY_TUNNEL_OTHER);
+        ck_assert_int_eq(proxy_tunnel_classify("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 36, false),
+                         PROXY_TUNNEL_OTHER);
 }
 END_TEST
 
@@ -176,11 +179,13 @@ START_TEST(test_messages) {
         ck_assert(strv_contains(f, "OPENSHELL_ENGINE=inference"));
 
         ck_assert_int_eq(proxy_json_body_l7("DELETE http://api.example.com/repos/x not permitted by policy",
-                                            "DELETE /repos/x not permitted by policy", "DELETE", "/repos/\"x", &json),
+                                            "DELETE /repos/x not permitted by policy", "DELETE",
+                                            "/repos/\"x", &json),
                          0);
-        ck_assert_str_eq(json, "{\"error\":\"policy_denied\",\"detail\":\"DELETE http://api.example.com/repos/x not "
-                               "permitted by policy\",\"reason\":\"DELETE /repos/x not permitted by policy\","
-                               "\"method\":\"DELETE\",\"path\":\"/repos/\\\"x\"}");
+        ck_assert_str_eq(json,
+                         "{\"error\":\"policy_denied\",\"detail\":\"DELETE http://api.example.com/repos/x not "
+                         "permitted by policy\",\"reason\":\"DELETE /repos/x not permitted by policy\","
+                         "\"method\":\"DELETE\",\"path\":\"/repos/\\\"x\"}");
 }
 END_TEST
 

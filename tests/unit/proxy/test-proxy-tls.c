@@ -47,8 +47,8 @@ static void write_cert(const char *path, EVP_PKEY *k, bool ca) {
         X509_gmtime_adj(X509_getm_notAfter(c), 3600L * 24 * 365);
         X509_NAME_add_entry_by_txt(X509_get_subject_name(c), "CN", MBSTRING_ASC,
                                    (const unsigned char *) "OpenShell Sandbox CA", -1, -1, 0);
-        X509_NAME_add_entry_by_txt(X509_get_subject_name(c), "O", MBSTRING_ASC, (const unsigned char *) "OpenShell",
-                                   -1, -1, 0);
+        X509_NAME_add_entry_by_txt(X509_get_subject_name(c), "O", MBSTRING_ASC,
+                                   (const unsigned char *) "OpenShell", -1, -1, 0);
         X509_set_issuer_name(c, X509_get_subject_name(c));
         X509_set_pubkey(c, k);
         if (ca) {
@@ -117,7 +117,8 @@ START_TEST(test_leaf_name_and_ip) {
         ck_assert_int_eq(proxy_tls_leaf(t, "api.example.com", &a), 0);
         ck_assert(leaf_verifies(t, a, "api.example.com", false));
         ck_assert(!leaf_verifies(t, a, "other.example.com", false));
-        ck_assert_int_gt(X509_NAME_get_text_by_NID(X509_get_subject_name(a), NID_commonName, cn, sizeof(cn)), 0);
+        ck_assert_int_gt(X509_NAME_get_text_by_NID(X509_get_subject_name(a), NID_commonName, cn, sizeof(cn)),
+                         0);
         ck_assert_str_eq(cn, "api.example.com");
 
         ck_assert_int_eq(proxy_tls_leaf(t, "10.1.2.3", &b), 0);
@@ -166,7 +167,8 @@ static void expect_error(const char *cert, const char *key, int err, const char 
 }
 
 START_TEST(test_bad_ca_files) {
-        expect_error("/nonexistent/ca.pem", ca_key, -ENOENT, "Cannot read the CA certificate /nonexistent/ca.pem");
+        expect_error("/nonexistent/ca.pem", ca_key, -ENOENT,
+                     "Cannot read the CA certificate /nonexistent/ca.pem");
         expect_error(ca_cert, "/nonexistent/key.pem", -ENOENT, "Cannot read the CA key /nonexistent/key.pem");
         expect_error(ca_key, ca_key, -EBADMSG, "No PEM certificate in");
         expect_error(ca_cert, ca_cert, -EBADMSG, "No PEM private key in");
