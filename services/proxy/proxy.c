@@ -252,8 +252,8 @@ static void proxy_audit(Proxy *p, const ProxyEvent *ev) {
         _cleanup_strv_free_ char **fields = NULL;
         int r;
 
-        /* Refusals are what a looping agent floods; every allowed connection is recorded. */
-        if (ev->decision != PROXY_ALLOW) {
+        /* Refusals are what a looping agent floods; every request that goes through is recorded. */
+        if (ev->decision == PROXY_DENY || ev->decision == PROXY_ERROR) {
                 r = flood_admit(&p->flood, strempty(ev->host));
                 if (r == 0)
                         return; /* counted; summarised at the end of the period */
