@@ -816,6 +816,38 @@ def inner(proxy, ns_up, tag):
         else:
             print("skip journal checks: no journal on this machine")
 
+        # Without the CA options: no TLS termination, so enforce on a rest endpoint and inference.local
+        # are refused as before.
+        policy2 = os.path.join(tmp, "policy2.yaml")
+        with open(policy2, "w") as f:
+            f.write(POLICY)
+        plain = subprocess.Popen(["systemd-socket-activate", "-l", "127.0.0.1:3129", proxy, "--sandbox", sandbox,
+                                  "--policy", policy2, "--identify-socket", os.path.join(tmp, "identify.sock")],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(plain)
+        deadline = time.monotonic() + WAIT
+        while True:
+            try:
+                s = socket.create_connection(("127.0.0.1", 3129), timeout=WAIT)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        s.sendall(b"CONNECT inference.local:443 HTTP/1.1\r\n\r\n")
+        st, _, body, _ = read_response(s)
+        s.close()
+        check("without the CA inference.local answers 503 inference_unavailable", st == 503 and
+              json.loads(body or b"{}").get("error") == "inference_unavailable", repr((st, body)))
+        s = socket.create_connection(("127.0.0.1", 3129), timeout=WAIT)
+        s.sendall(b"CONNECT 10.231.0.2:8443 HTTP/1.1\r\n\r\n")
+        st, _, body, _ = read_response(s)
+        s.close()
+        check("without the CA enforce on a rest endpoint is refused", st == 403 and
+              b"TLS termination" in body, repr((st, body)))
+        plain.send_signal(signal.SIGTERM)
+        plain.wait(WAIT)
+
         px.send_signal(signal.SIGTERM)
         try:
             px.wait(timeout=WAIT)
