@@ -10,7 +10,10 @@
  * learn the calling binary from the root side (--identify-socket), decide with the policy's egress
  * table, resolve the host, check every address (address safety), dial the checked address, then relay:
  * a CONNECT tunnel with splice() both ways, an HTTP request by rewriting its head and relaying the
- * response, request after request on a kept-alive connection. Every decision is one journal entry. */
+ * response, request after request on a kept-alive connection. A CONNECT to a rest endpoint (with the
+ * sandbox CA given) and CONNECT inference.local:443 are inspected instead: TLS terminated with a leaf
+ * of the CA, each request decided (L7 rules) or matched (inference patterns) and sent on to the
+ * upstream over verified TLS, or to the broker. Every decision is one journal entry. */
 
 #include <fcntl.h>
 #include <getopt.h>
