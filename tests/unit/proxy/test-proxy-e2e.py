@@ -85,6 +85,9 @@ class H(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
     def do_GET(self):
+        if self.path == "/allowed/big":
+            self.reply(200, bytes(range(256)) * 8192)
+            return
         seen = ";".join("%s=%s" % (k.lower(), v) for k, v in self.headers.items())
         self.reply(200, ("tls path=%s\n%s\n" % (self.path, seen)).encode())
     def do_POST(self):
@@ -523,6 +526,13 @@ def inner(proxy, ns_up, tag):
             t.sendall(b"POST /post HTTP/1.1\r\nHost: 10.231.0.2:8443\r\nContent-Length: 5\r\n\r\nhello")
             st, _, body, _ = read_response(t)
             check("a POST with a body", st == 201 and body == b"tls posted=hello", repr((st, body)))
+            t.sendall(b"POST /post HTTP/1.1\r\nHost: 10.231.0.2:8443\r\nContent-Length: 60000\r\n\r\n" + b"p" * 60000)
+            st, _, body, _ = read_response(t)
+            check("a larger body both ways", st == 201 and body == b"tls posted=" + b"p" * 60000, repr((st, len(body))))
+            t.sendall(b"GET /allowed/big HTTP/1.1\r\nHost: 10.231.0.2:8443\r\n\r\n")
+            st, _, body, _ = read_response(t)
+            check("a 2 MiB response arrives whole", st == 200 and body == bytes(range(256)) * 8192,
+                  repr((st, len(body))))
             t.sendall(b"DELETE /allowed/a HTTP/1.1\r\nHost: 10.231.0.2:8443\r\n\r\n")
             st, h, body, _ = read_response(t)
             j = json.loads(body or b"{}")
