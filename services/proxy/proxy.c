@@ -2026,9 +2026,9 @@ static int on_conn_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                         return 0;
                 }
                 if (c->inspect == INSPECT_REQUEST && (c->parser.head.size > 0 || c->in.size > 0)) {
-                        (void) inspect_answer_error(c, 408, "request_timeout",
-                                                    "the request head did not arrive in time", NULL);
-                        conn_inspect_run(c);
+                        if (inspect_answer_error(c, 408, "request_timeout", "the request head did not arrive in time",
+                                                 NULL) != STEP_GONE)
+                                conn_inspect_run(c);
                         return 0;
                 }
                 (void) conn_free(c);

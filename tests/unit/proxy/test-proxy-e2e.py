@@ -597,6 +597,23 @@ def inner(proxy, ns_up, tag):
         check("h2c prior knowledge is refused on an inspected endpoint", st == 200 and wait_closed(s))
         s.close()
 
+        s = connect_proxy()
+        s.sendall(b"CONNECT 10.231.0.2:8443 HTTP/1.1\r\n\r\n")
+        st, _, _, _ = read_response(s)
+        check("an inspected tunnel where the agent says nothing is closed after the head timeout",
+              st == 200 and wait_closed(s))
+        s.close()
+        s = connect_proxy()
+        s.sendall(b"CONNECT 10.231.0.2:8443 HTTP/1.1\r\n\r\n\x16\x03\x01\x00\x05hello")
+        st, _, _, _ = read_response(s)
+        check("a broken ClientHello closes the tunnel", st == 200 and wait_closed(s))
+        s.close()
+        s = connect_proxy()
+        s.sendall(b"CONNECT inference.local:443 HTTP/1.1\r\n\r\nGET /v1/models HTTP/1.1\r\n\r\n")
+        st, _, _, _ = read_response(s)
+        check("inference.local in clear is refused", st == 200 and wait_closed(s))
+        s.close()
+
         # Absolute-form requests to a rest endpoint are decided the same way (clear HTTP upstream: 8080
         # is not rest; 8443 speaks TLS, so an allowed one fails upstream, a refused one never leaves).
         st, _, body = request(b"GET http://10.231.0.2:8443/secret HTTP/1.1\r\nHost: 10.231.0.2:8443\r\n\r\n")
