@@ -2026,8 +2026,8 @@ static int on_conn_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                         return 0;
                 }
                 if (c->inspect == INSPECT_REQUEST && (c->parser.head.size > 0 || c->in.size > 0)) {
-                        if (inspect_answer_error(c, 408, "request_timeout", "the request head did not arrive in time",
-                                                 NULL) != STEP_GONE)
+                        if (inspect_answer_error(c, 408, "request_timeout",
+                                                 "the request head did not arrive in time", NULL) != STEP_GONE)
                                 conn_inspect_run(c);
                         return 0;
                 }
