@@ -168,7 +168,8 @@ struct Conn {
         InspectState inspect;
         ProxyStream cs, us;    /* the agent's side and the upstream's (or broker's) side */
         Buf l7_out;            /* for the agent: the 200, responses, the proxy's answers */
-        Buf l7_up;             /* the request for the upstream */
+        Buf l7_up;             /* the request head for the upstream (its body is sent from the parser's) */
+        size_t l7_body_sent;   /* bytes of the request body written to the upstream */
         uint64_t l7_left;      /* response body bytes still to relay; UINT64_MAX: until the upstream ends */
         bool l7_close;         /* the agent's connection ends after this response */
         bool upstream_used;    /* a response came on this upstream connection already */
@@ -1189,8 +1190,7 @@ static int inspect_build_request(Conn *c) {
                 r = buf_append(&c->l7_up, "Connection: close\r\n", 19);
         if (r >= 0)
                 r = buf_append(&c->l7_up, "\r\n", 2);
-        if (r >= 0 && req->body.size > 0)
-                r = buf_append(&c->l7_up, req->body.data, req->body.size);
+        c->l7_body_sent = 0;
         return r;
 }
 
@@ -1356,11 +1356,16 @@ static Step inspect_upstream_failed(Conn *c, const char *why) {
         return inspect_answer_error(c, 502, "upstream_unreachable", detail, NULL);
 }
 
+/* The head, then the body from where the parser holds it (no copy, no moving of what is left). */
 static Step inspect_send(Conn *c) {
+        const Buf *body = &c->parser.req.body;
         int r;
 
-        while (c->l7_up.size > 0) {
-                ssize_t n = proxy_stream_write(&c->us, c->l7_up.data, c->l7_up.size);
+        while (c->l7_up.size > 0 || c->l7_body_sent < body->size) {
+                bool head = c->l7_up.size > 0;
+                ssize_t n = head ? proxy_stream_write(&c->us, c->l7_up.data, c->l7_up.size)
+                                 : proxy_stream_write(&c->us, body->data + c->l7_body_sent,
+                                                      body->size - c->l7_body_sent);
 
                 if (n == -EAGAIN) {
                         c->uwant |= c->us.wait;
@@ -1368,7 +1373,10 @@ static Step inspect_send(Conn *c) {
                 }
                 if (n < 0)
                         return inspect_upstream_failed(c, "sending the request failed");
-                buf_consume(&c->l7_up, (size_t) n);
+                if (head)
+                        buf_consume(&c->l7_up, (size_t) n);
+                else
+                        c->l7_body_sent += (size_t) n;
                 c->last_activity = now_usec(c->proxy);
         }
         r = proxy_stream_flush(&c->us);
@@ -1378,9 +1386,6 @@ static Step inspect_send(Conn *c) {
         }
         if (r < 0)
                 return inspect_upstream_failed(c, "sending the request failed");
-        /* the body is with the upstream now: it no longer counts against the proxy's budget */
-        c->proxy->buffered -= c->buffered;
-        c->buffered = 0;
         buf_clear(&c->resp_head);
         c->inspect = INSPECT_RESPONSE_HEAD;
         return STEP_AGAIN;
@@ -2055,7 +2060,7 @@ static void proxy_accept_one(Proxy *p, int cfd, const struct sockaddr *peer, soc
                 .in = BUF_INIT(CLIENT_IN_MAX),
                 .resp_head = BUF_INIT(HTTP_HEAD_SIZE_MAX + 1),
                 .l7_out = BUF_INIT(PUMP_PENDING_MAX + 2 * HTTP_HEAD_SIZE_MAX),
-                .l7_up = BUF_INIT(2 * HTTP_HEAD_SIZE_MAX + HTTP_BODY_SIZE_MAX),
+                .l7_up = BUF_INIT(2 * HTTP_HEAD_SIZE_MAX),
                 .state = CONN_REQUEST,
         };
         proxy_stream_init(&c->cs, -EBADF);
