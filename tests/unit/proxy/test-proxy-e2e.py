@@ -19,6 +19,7 @@ import shutil
 import signal
 import socket
 import ssl
+import select
 import struct
 import subprocess
 import sys
@@ -236,13 +237,15 @@ def make_certs(tmp):
 
 
 class Broker:
-    """The inference broker, faked on a unix socket: records each request; /v1/chat/completions with
-    "stream" in the body answers chunked in two pieces, the second only once `go_on` is set."""
+    """The inference broker, faked on a unix socket: records each request; a body with "stream" is
+    answered chunked in two pieces, the second only once `go_on` is set; `hangups` counts the streams
+    whose connection the proxy closed before that."""
 
     def __init__(self, path):
         self.path = path
         self.requests = []
         self.go_on = threading.Event()
+        self.hangups = threading.Semaphore(0)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(path)
         self.sock.listen(16)
@@ -279,7 +282,10 @@ class Broker:
                 c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                           b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
                           b"e\r\ndata: piece-1\n\n\r\n")
-                self.go_on.wait(WAIT)
+                while not self.go_on.is_set():
+                    if select.select([c], [], [], 0.05)[0] and not c.recv(1):
+                        self.hangups.release()
+                        return
                 c.sendall(b"e\r\ndata: piece-2\n\n\r\n0\r\n\r\n")
             else:
                 out = b'{"ok":true}'
@@ -654,6 +660,19 @@ def inner(proxy, ns_up, tag):
                 data += d
             check("then the rest of the stream", b"piece-2" in data, repr(data))
             t.close()
+        broker.go_on.clear()
+        t, _ = connect_tls("inference.local:443", certs("ca.pem"), "inference.local")
+        if t:
+            t.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: inference.local\r\nContent-Length: 6\r\n\r\nstream")
+            data = b""
+            while b"piece-1" not in data:
+                d = t.recv(65536)
+                if not d:
+                    break
+                data += d
+            t.close()
+            check("an agent that hangs up mid-stream closes the broker connection", broker.hangups.acquire(timeout=WAIT))
+        broker.go_on.set()
         t, _ = connect_tls("inference.local:443", certs("ca.pem"), "inference.local")
         if t:
             t.sendall(b"GET /v1/secrets HTTP/1.1\r\nHost: inference.local\r\n\r\n")
@@ -837,7 +856,7 @@ def inner(proxy, ns_up, tag):
             inf = one(decision="inspect_for_inference", engine="inference")
             check("each inference.local request is one entry with its path and status",
                   sorted((e.get("OPENSHELL_URL"), e.get("OPENSHELL_STATUS")) for e in inf) ==
-                  [("http://inference.local/v1/chat/completions", "200")] * 2 +
+                  [("http://inference.local/v1/chat/completions", "200")] * 3 +
                   [("http://inference.local/v1/models", "503"), ("http://inference.local/v1/secrets", "403")],
                   repr(inf))
         else:
