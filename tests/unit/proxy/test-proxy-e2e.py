@@ -547,6 +547,14 @@ def inner(proxy, ns_up, tag):
                   and j.get("method") == "DELETE" and j.get("path") == "/allowed/a" and "detail" in j, repr((st, j)))
             check("and closes the tunnel", wait_closed(t))
             t.close()
+        # A real client (offering h2 by ALPN, which the proxy does not pick), when there is one.
+        if shutil.which("curl"):
+            r = subprocess.run(["curl", "-sS", "--max-time", str(WAIT), "--proxy", "http://127.0.0.1:3128",
+                                "--cacert", certs("ca.pem"), "https://10.231.0.2:8443/allowed/curl"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            check("curl through the proxy gets the upstream's answer over HTTP/1.1",
+                  r.returncode == 0 and r.stdout.startswith(b"tls path=/allowed/curl\n"), repr((r.stdout, r.stderr)))
+
         # (before more refusals to 10.231.0.2: the flood limiter keeps 5 per host and period)
         # audit: what enforce would refuse is forwarded (and logged, see the journal checks).
         t, _ = connect_tls("10.231.0.2:8445", certs("ca.pem"), "10.231.0.2")
