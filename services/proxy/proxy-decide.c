@@ -13,15 +13,17 @@ const char *proxy_decision_to_string(ProxyDecision d) {
                 [PROXY_ALLOW] = "allow",
                 [PROXY_DENY] = "deny",
                 [PROXY_ERROR] = "error",
+                [PROXY_AUDIT] = "audit",
+                [PROXY_INSPECT_INFERENCE] = "inspect_for_inference",
         };
         return d >= 0 && d < _PROXY_DECISION_MAX ? names[d] : NULL;
 }
 
 const char *proxy_engine_to_string(ProxyEngine e) {
         static const char *const names[_PROXY_ENGINE_MAX] = {
-                [PROXY_ENGINE_POLICY] = "policy",
-                [PROXY_ENGINE_SSRF] = "ssrf",
-                [PROXY_ENGINE_PROXY] = "proxy",
+                [PROXY_ENGINE_POLICY] = "policy",       [PROXY_ENGINE_SSRF] = "ssrf",
+                [PROXY_ENGINE_PROXY] = "proxy",         [PROXY_ENGINE_L7] = "l7",
+                [PROXY_ENGINE_INFERENCE] = "inference",
         };
         return e >= 0 && e < _PROXY_ENGINE_MAX ? names[e] : NULL;
 }
@@ -41,7 +43,7 @@ static int url_without_query(const char *url, char **ret) {
 }
 
 int proxy_event_message(const ProxyEvent *ev, char **ret) {
-        _cleanup_free_ char *who = NULL, *what = NULL, *url = NULL, *reason = NULL;
+        _cleanup_free_ char *who = NULL, *what = NULL, *url = NULL, *reason = NULL, *status = NULL;
         const char *sev, *action;
 
         switch (ev->decision) {
@@ -53,6 +55,12 @@ int proxy_event_message(const ProxyEvent *ev, char **ret) {
                 break;
         case PROXY_ERROR:
                 sev = "LOW", action = "FAILED";
+                break;
+        case PROXY_AUDIT:
+                sev = "MED", action = "AUDITED";
+                break;
+        case PROXY_INSPECT_INFERENCE:
+                sev = "INFO", action = "ROUTED";
                 break;
         default:
                 return -EINVAL;
@@ -71,8 +79,10 @@ int proxy_event_message(const ProxyEvent *ev, char **ret) {
                 return -ENOMEM;
         if (ev->reason && asprintf_safe(&reason, " [reason:%s]", ev->reason) < 0)
                 return -ENOMEM;
-        return asprintf_safe(ret, "%s [policy:%s engine:%s]%s", what, ev->rule ?: "-",
-                             proxy_engine_to_string(ev->engine), strempty(reason));
+        if (ev->status > 0 && asprintf_safe(&status, " [status:%u]", ev->status) < 0)
+                return -ENOMEM;
+        return asprintf_safe(ret, "%s [policy:%s engine:%s]%s%s", what, ev->rule ?: "-",
+                             proxy_engine_to_string(ev->engine), strempty(reason), strempty(status));
 }
 
 int proxy_event_fields(const ProxyEvent *ev, const char *sandbox, char ***ret) {
@@ -97,6 +107,8 @@ int proxy_event_fields(const ProxyEvent *ev, const char *sandbox, char ***ret) {
         if (ev->pid > 0 && strv_extendf(&l, "OPENSHELL_PID=%" PRIu64, ev->pid) < 0)
                 return -ENOMEM;
         if (ev->reason && strv_extendf(&l, "OPENSHELL_REASON=%s", ev->reason) < 0)
+                return -ENOMEM;
+        if (ev->status > 0 && strv_extendf(&l, "OPENSHELL_STATUS=%u", ev->status) < 0)
                 return -ENOMEM;
         if (ev->forward) {
                 _cleanup_free_ char *url = NULL;
@@ -142,6 +154,38 @@ int proxy_json_body(const char *error, const char *detail, const char *reason, c
                 if (r >= 0)
                         r = json_string(&b, reason);
         }
+        if (r >= 0)
+                r = buf_append(&b, "}", 1);
+        if (r >= 0)
+                r = buf_terminate(&b);
+        if (r < 0) {
+                buf_done(&b);
+                return r;
+        }
+        *ret = b.data;
+        return 0;
+}
+
+int proxy_json_body_l7(const char *detail, const char *reason, const char *method, const char *path,
+                       char **ret) {
+        Buf b = BUF_INIT(64 * 1024);
+        int r;
+
+        r = buf_append(&b, "{\"error\":\"policy_denied\",\"detail\":", 34);
+        if (r >= 0)
+                r = json_string(&b, detail);
+        if (r >= 0)
+                r = buf_append(&b, ",\"reason\":", 10);
+        if (r >= 0)
+                r = json_string(&b, reason);
+        if (r >= 0)
+                r = buf_append(&b, ",\"method\":", 10);
+        if (r >= 0)
+                r = json_string(&b, method);
+        if (r >= 0)
+                r = buf_append(&b, ",\"path\":", 8);
+        if (r >= 0)
+                r = json_string(&b, path);
         if (r >= 0)
                 r = buf_append(&b, "}", 1);
         if (r >= 0)

@@ -14,13 +14,15 @@
 /* A summary of denials left out of the journal during a flood. */
 #define PROXY_SUPPRESSED_MESSAGE_ID "a9d04e6b2c8f47f1b35e7a1c9d2f6e08"
 
-/* Answered by the proxy itself until inference routing is wired (not by policy). */
+/* Answered by the proxy itself, before any policy (SPEC.md §2.9). */
 #define PROXY_INFERENCE_HOST "inference.local"
 
 typedef enum ProxyDecision {
         PROXY_ALLOW,
         PROXY_DENY,  /* policy or address safety refused it: 403 */
         PROXY_ERROR, /* allowed, but could not be served (DNS, connect, inference.local): 5xx */
+        PROXY_AUDIT, /* an L7 request enforce would refuse, forwarded because the endpoint only audits */
+        PROXY_INSPECT_INFERENCE, /* a request to inference.local, answered through the broker or by the proxy */
         _PROXY_DECISION_MAX,
         _PROXY_DECISION_INVALID = -EINVAL,
 } ProxyDecision;
@@ -29,14 +31,17 @@ typedef enum ProxyEngine {
         PROXY_ENGINE_POLICY,  /* the network_policies decision */
         PROXY_ENGINE_SSRF,    /* address safety */
         PROXY_ENGINE_PROXY,   /* the proxy itself: malformed requests, resolution, upstream failures */
+        PROXY_ENGINE_L7,      /* the per-request decision of an inspected (rest) endpoint */
+        PROXY_ENGINE_INFERENCE, /* inference.local interception */
         _PROXY_ENGINE_MAX,
         _PROXY_ENGINE_INVALID = -EINVAL,
 } ProxyEngine;
 
 typedef struct ProxyEvent {
-        bool forward;           /* absolute-form HTTP request (else CONNECT) */
+        bool forward; /* one HTTP request: absolute-form, or inspected inside a tunnel (else CONNECT) */
         const char *method;     /* forward only */
         const char *url;        /* forward only: "http://host[:port]/path" (the query is never logged) */
+        unsigned status;        /* the HTTP status answered, when it is known (0: not) */
         ProxyDecision decision;
         ProxyEngine engine;
         const char *binary;     /* NULL: not identified */
@@ -61,6 +66,9 @@ int proxy_event_fields(const ProxyEvent *ev, const char *sandbox, char ***ret);
 
 /* {"error":"…","detail":"…"[,"reason":"…"]} with JSON string escaping; reason may be NULL. */
 int proxy_json_body(const char *error, const char *detail, const char *reason, char **ret);
+/* An L7 refusal: {"error":"policy_denied","detail":…,"reason":…,"method":…,"path":…}. */
+int proxy_json_body_l7(const char *detail, const char *reason, const char *method, const char *path,
+                       char **ret);
 /* A complete HTTP/1.1 response with that JSON body and "Connection: close". */
 int proxy_json_response(int status, const char *json, char **ret);
 

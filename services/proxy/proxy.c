@@ -10,7 +10,10 @@
  * learn the calling binary from the root side (--identify-socket), decide with the policy's egress
  * table, resolve the host, check every address (address safety), dial the checked address, then relay:
  * a CONNECT tunnel with splice() both ways, an HTTP request by rewriting its head and relaying the
- * response, request after request on a kept-alive connection. Every decision is one journal entry. */
+ * response, request after request on a kept-alive connection. A CONNECT to a rest endpoint (with the
+ * sandbox CA given) and CONNECT inference.local:443 are inspected instead: TLS terminated with a leaf
+ * of the CA, each request decided (L7 rules) or matched (inference patterns) and sent on to the
+ * upstream over verified TLS, or to the broker. Every decision is one journal entry. */
 
 #include <fcntl.h>
 #include <getopt.h>
@@ -41,7 +44,10 @@
 #include "proxy-decide.h"
 #include "proxy-flood.h"
 #include "proxy-identify.h"
+#include "proxy-inference.h"
+#include "proxy-l7.h"
 #include "proxy-relay.h"
+#include "proxy-tls.h"
 #include "sandbox-name.h"
 #include "string-util.h"
 
@@ -85,7 +91,23 @@ typedef enum ConnState {
         CONN_RESPONSE,  /* forward: request sent, response head being read, then its body relayed */
         CONN_REPLY,     /* the proxy's own answer is being written; close after */
         CONN_LINGER,    /* answer written: dropping what the client still sends until it closes */
+        CONN_INSPECT,   /* an inspected tunnel (L7 rest endpoint, inference.local): see InspectState */
 } ConnState;
+
+/* An inspected tunnel: after "200 Connection Established" the agent's TLS is terminated (or its
+ * HTTP/1 read in clear) and each request is decided on its own, then sent to the upstream (the pinned
+ * address, over TLS when the agent spoke TLS) or, for inference.local, to the broker. */
+typedef enum InspectState {
+        INSPECT_NONE,
+        INSPECT_PEEK,               /* writing the 200, then reading the first bytes: TLS, HTTP/1, other */
+        INSPECT_CLIENT_HANDSHAKE,   /* TLS with the agent, with the leaf for the CONNECT host */
+        INSPECT_UPSTREAM_HANDSHAKE, /* TLS with the upstream, verified */
+        INSPECT_REQUEST,            /* reading one request from the agent */
+        INSPECT_SEND,               /* writing it to the upstream (or broker) */
+        INSPECT_RESPONSE_HEAD,      /* reading the response head */
+        INSPECT_RESPONSE_BODY,      /* relaying its body as it comes */
+        INSPECT_ANSWER,             /* the proxy's own answer, then the end */
+} InspectState;
 
 /* One getaddrinfo_a() request. It belongs to the proxy, not to the connection: glibc's helper thread
  * writes into it until it completes, so a connection that goes away only detaches itself. */
@@ -138,11 +160,28 @@ struct Conn {
         Buf resp_head;
         HttpResponseHead *resp;
         bool resp_until_eof;
+
+        /* inspection */
+        bool inspect_wanted; /* CONNECT to a rest endpoint, TLS termination configured */
+        bool inference;      /* inference.local: requests go to the broker */
+        char *audit_reason;  /* forwarded request that enforce would refuse (audit endpoint) */
+        InspectState inspect;
+        ProxyStream cs, us;    /* the agent's side and the upstream's (or broker's) side */
+        Buf l7_out;            /* for the agent: the 200, responses, the proxy's answers */
+        Buf l7_up;             /* the request head for the upstream (its body is sent from the parser's) */
+        size_t l7_body_sent;   /* bytes of the request body written to the upstream */
+        uint64_t l7_left;      /* response body bytes still to relay; UINT64_MAX: until the upstream ends */
+        bool l7_close;         /* the agent's connection ends after this response */
+        bool upstream_used;    /* a response came on this upstream connection already */
+        char *upstream_error;  /* TLS to the upstream failed: the next request is answered 502 */
+        uint32_t cwant, uwant; /* what the inspection waits for on either side */
 };
 
 struct Proxy {
         sd_event *event;
         char *sandbox, *policy_path, *identify_socket;
+        char *ca_cert_path, *ca_key_path, *broker_socket;
+        ProxyTls *tls; /* NULL: no TLS termination (no L7 over TLS, no inference.local) */
         PolicyGen *gen;
         sd_event_source *listeners[LISTENERS_MAX];
         size_t n_listeners;
@@ -217,8 +256,8 @@ static void proxy_audit(Proxy *p, const ProxyEvent *ev) {
         _cleanup_strv_free_ char **fields = NULL;
         int r;
 
-        /* Refusals are what a looping agent floods; every allowed connection is recorded. */
-        if (ev->decision != PROXY_ALLOW) {
+        /* Refusals are what a looping agent floods; every request that goes through is recorded. */
+        if (ev->decision == PROXY_DENY || ev->decision == PROXY_ERROR) {
                 r = flood_admit(&p->flood, strempty(ev->host));
                 if (r == 0)
                         return; /* counted; summarised at the end of the period */
@@ -291,6 +330,12 @@ static Conn *conn_free(Conn *c) {
         free(c->resp);
         pump_done(&c->c2u);
         pump_done(&c->u2c);
+        proxy_stream_done(&c->cs);
+        proxy_stream_done(&c->us);
+        buf_done(&c->l7_out);
+        buf_done(&c->l7_up);
+        free(c->audit_reason);
+        free(c->upstream_error);
         proxy_identity_done(&c->identity);
         free(c->identify_error);
         free(c->method);
@@ -314,14 +359,16 @@ static void conn_set_deadline(Conn *c, usec_t timeout) {
 static int conn_update_events(Conn *c);
 static void conn_linger(Conn *c);
 static void conn_relay(Conn *c);
+static void conn_inspect_start(Conn *c);
+static void conn_inspect_run(Conn *c);
 
 /* Answers with the proxy's own response and closes once it is written. */
-static void conn_reply(Conn *c, int status, const char *error, const char *detail, const char *reason) {
-        _cleanup_free_ char *json = NULL, *resp = NULL;
+static void conn_reply_json(Conn *c, int status, const char *json) {
+        _cleanup_free_ char *resp = NULL;
 
         (void) sd_event_source_set_enabled(c->upstream_io, SD_EVENT_OFF);
         c->upstream_fd = safe_close(c->upstream_fd);
-        if (proxy_json_body(error, detail, reason, &json) < 0 || proxy_json_response(status, json, &resp) < 0) {
+        if (!json || proxy_json_response(status, json, &resp) < 0) {
                 log_oom();
                 c->state = CONN_REPLY;
                 (void) conn_free(c);
@@ -338,6 +385,14 @@ static void conn_reply(Conn *c, int status, const char *error, const char *detai
         c->state = CONN_REPLY;
         conn_set_deadline(c, c->proxy->head_timeout);
         conn_relay(c);
+}
+
+static void conn_reply(Conn *c, int status, const char *error, const char *detail, const char *reason) {
+        _cleanup_free_ char *json = NULL;
+
+        if (proxy_json_body(error, detail, reason, &json) < 0)
+                json = mfree(json);
+        conn_reply_json(c, status, json);
 }
 
 static void conn_event(Conn *c, ProxyDecision d, ProxyEngine engine, const char *reason) {
@@ -400,6 +455,13 @@ static int conn_update_events(Conn *c) {
                         upstream |= EPOLLIN;
                 if (c->u2c.want_write)
                         client |= EPOLLOUT;
+                break;
+        case CONN_INSPECT:
+                client = c->cwant | (c->cs.out.size > 0 ? EPOLLOUT : 0);
+                upstream = c->uwant | (c->us.out.size > 0 ? EPOLLOUT : 0);
+                /* while a request is with the upstream, an agent that hangs up ends it at once */
+                if (c->inspect >= INSPECT_SEND && c->inspect <= INSPECT_RESPONSE_BODY)
+                        client |= EPOLLRDHUP;
                 break;
         }
         r = sd_event_source_set_io_events(c->io, client);
@@ -561,7 +623,10 @@ static void conn_addresses_ready(Conn *c, const struct addrinfo *ai) {
                 conn_fail(c, 502, "dns_failed", r ?: "DNS resolution failed", r);
                 return;
         }
-        conn_event(c, PROXY_ALLOW, PROXY_ENGINE_POLICY, NULL);
+        if (c->audit_reason)
+                conn_event(c, PROXY_AUDIT, PROXY_ENGINE_L7, c->audit_reason);
+        else
+                conn_event(c, PROXY_ALLOW, PROXY_ENGINE_POLICY, NULL);
         c->next_addr = 0;
         conn_dial_next(c);
 }
@@ -719,6 +784,10 @@ static int conn_build_upstream_request(Conn *c, const HttpUrl *u, Buf *out) {
 static void conn_connected(Conn *c) {
         int r;
 
+        if (!c->forward && c->inspect_wanted) {
+                conn_inspect_start(c);
+                return;
+        }
         pump_init(&c->c2u, c->fd, c->upstream_fd);
         pump_init(&c->u2c, c->upstream_fd, c->fd);
         if (!c->forward) {
@@ -769,11 +838,30 @@ static void conn_response_done(Conn *c) {
         conn_next_request(c);
 }
 
+/* The response head passed on: without hop-by-hop fields (chunked framing is kept as it is relayed
+ * unchanged), with "Connection: close" when the client connection ends after this response. */
+static int response_head_render(const HttpResponseHead *h, bool close, Buf *out) {
+        const char *connection = http_response_header(h, "Connection");
+        int r;
+
+        r = buf_printf(out, "HTTP/1.1 %u %s\r\n", h->status, h->reason);
+        for (size_t i = 0; r >= 0 && i < h->n_headers; i++)
+                if (!http_hop_by_hop_header(h->headers[i].name, connection) ||
+                    (h->chunked && strcasecmp(h->headers[i].name, "Transfer-Encoding") == 0))
+                        r = buf_printf(out, "%s: %s\r\n", h->headers[i].name, h->headers[i].value);
+        if (r >= 0 && close)
+                r = buf_append(out, "Connection: close\r\n", 19);
+        if (r >= 0)
+                r = buf_append(out, "\r\n", 2);
+        return r;
+}
+
 /* Reads the upstream response head (userspace: it is rewritten), then relays the body by splice(). */
 static int conn_read_response_head(Conn *c) {
         _cleanup_free_ HttpResponseHead *h = NULL;
-        const char *end, *connection;
+        const char *end;
         size_t head_len, extra;
+        bool close;
         ssize_t n;
         int r;
 
@@ -814,19 +902,10 @@ static int conn_read_response_head(Conn *c) {
                         if (h->status == 101)
                                 return -EPROTO; /* Upgrade is hop-by-hop and was not forwarded */
 
-                        connection = http_response_header(h, "Connection");
-                        r = buf_printf(&c->u2c.pending, "HTTP/1.1 %u %s\r\n", h->status, h->reason);
-                        for (size_t i = 0; r >= 0 && i < h->n_headers; i++)
-                                if (!http_hop_by_hop_header(h->headers[i].name, connection) ||
-                                    (h->chunked && strcasecmp(h->headers[i].name, "Transfer-Encoding") == 0))
-                                        r = buf_printf(&c->u2c.pending, "%s: %s\r\n", h->headers[i].name,
-                                                       h->headers[i].value);
                         /* A body whose end only the upstream's close or its chunk framing marks ends
                          * this client connection too: the proxy does not re-frame it. */
-                        if (r >= 0 && h->status >= 200 && (!c->keep_alive || h->until_eof || h->chunked))
-                                r = buf_append(&c->u2c.pending, "Connection: close\r\n", 19);
-                        if (r >= 0)
-                                r = buf_append(&c->u2c.pending, "\r\n", 2);
+                        close = h->status >= 200 && (!c->keep_alive || h->until_eof || h->chunked);
+                        r = response_head_render(h, close, &c->u2c.pending);
                         if (r < 0)
                                 return r;
                         /* The strings of h point into copy: keep only the framing. */
@@ -920,6 +999,10 @@ static void conn_relay(Conn *c) {
 static int on_upstream_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Conn *c = userdata;
 
+        if (c->state == CONN_INSPECT) {
+                conn_inspect_run(c);
+                return 0;
+        }
         if (c->state == CONN_DIAL) {
                 int error = 0;
                 socklen_t len = sizeof(error);
@@ -936,7 +1019,731 @@ static int on_upstream_io(sd_event_source *s, int fd, uint32_t revents, void *us
         return 0;
 }
 
+/* ---- inspected tunnels: L7 rest endpoints and inference.local ---- */
+
+typedef enum Step {
+        STEP_GONE = -1, /* the connection was freed or handed over (linger): touch nothing */
+        STEP_WAIT = 0,  /* blocked: cwant/uwant say on what */
+        STEP_AGAIN = 1, /* progress: run the next step */
+} Step;
+
+#define INSPECT_STEPS_MAX 64U
+#define INFERENCE_DENIED_JSON "{\"error\":\"connection not allowed by policy\"}"
+#define INFERENCE_UNAVAILABLE_JSON "{\"error\":\"inference service unavailable\"}"
+#define INFERENCE_ERROR_JSON "{\"error\":\"inference service error\"}"
+
+static Step inspect_gone(Conn *c) {
+        (void) conn_free(c);
+        return STEP_GONE;
+}
+
+/* One journal entry for one request inside the tunnel, written as upstream writes TLS-terminated
+ * requests: http://host[:port]/path. */
+static void inspect_event(Conn *c, ProxyDecision d, ProxyEngine engine, const char *reason, unsigned status) {
+        ProxyEvent ev = {
+                .forward = true,
+                .method = c->method,
+                .url = c->url,
+                .status = status,
+                .decision = d,
+                .engine = engine,
+                .binary = c->identity.exe,
+                .pid = c->identity.pid,
+                .host = c->host,
+                .port = c->port,
+                .rule = c->rule,
+                .reason = reason,
+        };
+        proxy_audit(c->proxy, &ev);
+}
+
+/* The proxy's own answer inside the tunnel; the connection ends once it is written. */
+static Step inspect_answer(Conn *c, int status, const char *json) {
+        _cleanup_free_ char *resp = NULL;
+
+        if (!json || proxy_json_response(status, json, &resp) < 0)
+                return inspect_gone(c);
+        c->upstream_io = sd_event_source_disable_unref(c->upstream_io);
+        c->upstream_fd = safe_close(c->upstream_fd);
+        c->us.fd = -EBADF;
+        buf_clear(&c->l7_out);
+        if (buf_append(&c->l7_out, resp, strlen(resp)) < 0)
+                return inspect_gone(c);
+        c->inspect = INSPECT_ANSWER;
+        conn_set_deadline(c, c->proxy->head_timeout);
+        return STEP_AGAIN;
+}
+
+static Step inspect_answer_error(Conn *c, int status, const char *error, const char *detail,
+                                 const char *reason) {
+        _cleanup_free_ char *json = NULL;
+
+        if (proxy_json_body(error, detail, reason, &json) < 0)
+                return inspect_gone(c);
+        return inspect_answer(c, status, json);
+}
+
+/* Writes what is queued for the agent. STEP_AGAIN once all of it is on the socket. */
+static Step inspect_write_client(Conn *c) {
+        int r;
+
+        while (c->l7_out.size > 0) {
+                ssize_t n = proxy_stream_write(&c->cs, c->l7_out.data, c->l7_out.size);
+
+                if (n == -EAGAIN) {
+                        c->cwant |= c->cs.wait;
+                        return STEP_WAIT;
+                }
+                if (n < 0)
+                        return inspect_gone(c);
+                buf_consume(&c->l7_out, (size_t) n);
+                c->last_activity = now_usec(c->proxy);
+        }
+        r = proxy_stream_flush(&c->cs);
+        if (r == -EAGAIN) {
+                c->cwant |= EPOLLOUT;
+                return STEP_WAIT;
+        }
+        return r < 0 ? inspect_gone(c) : STEP_AGAIN;
+}
+
+static Step inspect_request(Conn *c);
+
+/* Parses what the agent sent. */
+static Step inspect_feed(Conn *c) {
+        size_t consumed = 0;
+        int r;
+
+        r = http_parser_feed(&c->parser, c->in.data, c->in.size, &consumed);
+        buf_consume(&c->in, consumed);
+        c->proxy->buffered += c->parser.req.body.size - c->buffered;
+        c->buffered = c->parser.req.body.size;
+        if (r >= 0 && c->proxy->buffered > c->proxy->max_buffered)
+                return inspect_answer_error(c, 503, "proxy_busy",
+                                            "too much request data held by the proxy; retry later", NULL);
+        if (r < 0) {
+                conn_event(c, PROXY_ERROR, PROXY_ENGINE_PROXY, strna(c->parser.error));
+                return inspect_answer_error(c, c->parser.status ?: 400,
+                                            c->parser.status == 431 ? "header_too_large" : "bad_request",
+                                            strna(c->parser.error), NULL);
+        }
+        if (r == 0) {
+                if (c->parser.req.expect_continue && http_parser_head_done(&c->parser) &&
+                    c->parser.state != HTTP_PARSE_DONE) {
+                        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+                        if (buf_append(&c->l7_out, cont, sizeof(cont) - 1) < 0)
+                                return inspect_gone(c);
+                        c->parser.req.expect_continue = false;
+                }
+                return STEP_AGAIN;
+        }
+        return inspect_request(c);
+}
+
+/* Ready for the next request on the tunnel (bytes the agent pipelined are parsed first). */
+static Step inspect_next_request(Conn *c) {
+        c->proxy->buffered -= c->buffered;
+        c->buffered = 0;
+        http_parser_reset(&c->parser);
+        c->parser.accept_connect = false;
+        c->method = mfree(c->method);
+        c->url = mfree(c->url);
+        c->resp = mfree(c->resp);
+        buf_clear(&c->resp_head);
+        buf_clear(&c->l7_up);
+        c->inspect = INSPECT_REQUEST;
+        conn_set_deadline(c, KEEPALIVE_TIMEOUT_USEC);
+        if (c->in.size > 0) {
+                conn_set_deadline(c, c->proxy->head_timeout);
+                return inspect_feed(c);
+        }
+        return STEP_AGAIN;
+}
+
+/* The request for the upstream: origin-form as the agent sent it, its (checked) Host, without
+ * hop-by-hop and Proxy-* fields, the body whole with its length. For the broker (contract in
+ * README.md): Host inference.local, the sandbox's name in X-OpenShell-Sandbox (never the agent's),
+ * and one request per broker connection. */
+static int inspect_build_request(Conn *c) {
+        const HttpRequest *req = &c->parser.req;
+        const char *connection = http_request_header(req, "Connection");
+        int r;
+
+        r = buf_printf(&c->l7_up, "%s %s HTTP/1.1\r\n", req->method, req->path);
+        if (r >= 0 && c->inference)
+                r = buf_printf(&c->l7_up, "Host: " PROXY_INFERENCE_HOST "\r\nX-OpenShell-Sandbox: %s\r\n",
+                               c->proxy->sandbox);
+        for (size_t i = 0; r >= 0 && i < req->n_headers; i++) {
+                const HttpHeader *h = &req->headers[i];
+
+                if (http_hop_by_hop_header(h->name, connection) ||
+                    strcasecmp(h->name, "Content-Length") == 0 || strcasecmp(h->name, "Expect") == 0 ||
+                    (c->inference &&
+                     (strcasecmp(h->name, "Host") == 0 || strcasecmp(h->name, "X-OpenShell-Sandbox") == 0)))
+                        continue;
+                r = buf_printf(&c->l7_up, "%s: %s\r\n", h->name, h->value);
+        }
+        if (r >= 0 && (c->inference || req->has_content_length || req->chunked || req->body.size > 0))
+                r = buf_printf(&c->l7_up, "Content-Length: %zu\r\n", req->body.size);
+        if (r >= 0 && (c->inference || !req->keep_alive))
+                r = buf_append(&c->l7_up, "Connection: close\r\n", 19);
+        if (r >= 0)
+                r = buf_append(&c->l7_up, "\r\n", 2);
+        c->l7_body_sent = 0;
+        return r;
+}
+
+/* inference.local: the pattern table, then the broker. */
+static Step inspect_inference(Conn *c, const char *path) {
+        struct sockaddr_un un = { .sun_family = AF_UNIX };
+        int fd, r;
+
+        if (!proxy_inference_match(c->method, path)) {
+                inspect_event(c, PROXY_INSPECT_INFERENCE, PROXY_ENGINE_INFERENCE,
+                              "no inference pattern matches", 403);
+                return inspect_answer(c, 403, INFERENCE_DENIED_JSON);
+        }
+        if (!c->proxy->broker_socket || strlen(c->proxy->broker_socket) >= sizeof(un.sun_path)) {
+                inspect_event(c, PROXY_INSPECT_INFERENCE, PROXY_ENGINE_INFERENCE, "no broker configured", 503);
+                return inspect_answer(c, 503, INFERENCE_UNAVAILABLE_JSON);
+        }
+        strcpy(un.sun_path, c->proxy->broker_socket);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *) &un, sizeof(un)) < 0) {
+                log_debug_errno(errno, "Failed to connect to the broker at %s: %m", c->proxy->broker_socket);
+                safe_close(fd);
+                inspect_event(c, PROXY_INSPECT_INFERENCE, PROXY_ENGINE_INFERENCE, "broker unreachable", 503);
+                return inspect_answer(c, 503, INFERENCE_UNAVAILABLE_JSON);
+        }
+        c->upstream_fd = fd;
+        c->us.fd = fd;
+        c->upstream_used = false;
+        r = sd_event_add_io(c->proxy->event, &c->upstream_io, fd, EPOLLOUT, on_upstream_io, c);
+        if (r >= 0)
+                r = inspect_build_request(c);
+        if (r < 0)
+                return inspect_gone(c);
+        c->inspect = INSPECT_SEND;
+        return STEP_AGAIN;
+}
+
+/* A rest endpoint: the L7 decision (SPEC.md §2.8), then the upstream. */
+static Step inspect_l7(Conn *c) {
+        const PolicyEndpoint *e = c->endpoint;
+        _cleanup_free_ char *path = NULL, *query = NULL, *reason = NULL, *detail = NULL, *json = NULL;
+        L7QueryParam *q = NULL;
+        size_t n_q = 0;
+        L7Decision d;
+        int r;
+
+        r = proxy_l7_path(c->parser.req.path, e->allow_encoded_slash, &path, &query);
+        if (r == -EPERM) {
+                inspect_event(c, PROXY_DENY, PROXY_ENGINE_L7, "encoded slash (%2F) in path is not allowed",
+                              403);
+                if (asprintf_safe(&detail, "%s %s not permitted by policy", c->method, c->url) < 0 ||
+                    proxy_json_body_l7(detail, "encoded slash (%2F) in path is not allowed", c->method,
+                                       c->parser.req.path, &json) < 0)
+                        return inspect_gone(c);
+                return inspect_answer(c, 403, json);
+        }
+        if (r < 0) {
+                inspect_event(c, PROXY_DENY, PROXY_ENGINE_L7, "request path cannot be decided on", 400);
+                return inspect_answer_error(c, 400, "bad_request",
+                                            "the request path has dot segments, bad escapes or control characters",
+                                            NULL);
+        }
+        r = proxy_l7_query_parse(query, &q, &n_q);
+        if (r < 0) {
+                inspect_event(c, PROXY_DENY, PROXY_ENGINE_L7, "request query cannot be decided on", 400);
+                return inspect_answer_error(c, 400, "bad_request",
+                                            "the request query is malformed or too long", NULL);
+        }
+        d = e->path && !policy_l7_path_match(e->path, path) ? L7_DENY_NOT_PERMITTED
+                                                            : policy_l7_decide(e, c->method, path, q, n_q);
+        proxy_l7_query_free(q, n_q);
+        if (d != L7_ALLOW &&
+            asprintf_safe(&reason, "%s %s %s", c->method, path,
+                          d == L7_DENY_RULE ? "blocked by deny rule" : "not permitted by policy") < 0)
+                return inspect_gone(c);
+        if (d != L7_ALLOW && e->enforcement == POLICY_ENFORCEMENT_ENFORCE) {
+                inspect_event(c, PROXY_DENY, PROXY_ENGINE_L7, reason, 403);
+                if (asprintf_safe(&detail, "%s %s not permitted by policy", c->method, c->url) < 0 ||
+                    proxy_json_body_l7(detail, reason, c->method, path, &json) < 0)
+                        return inspect_gone(c);
+                return inspect_answer(c, 403, json);
+        }
+        if (c->upstream_error) {
+                inspect_event(c, PROXY_ERROR, PROXY_ENGINE_PROXY, c->upstream_error, 502);
+                if (asprintf_safe(&detail, "TLS connection to %s:%u failed", c->host, c->port) < 0)
+                        return inspect_gone(c);
+                return inspect_answer_error(c, 502, "upstream_unreachable", detail, c->upstream_error);
+        }
+        /* audit: what enforce would refuse goes through, and is recorded as such */
+        inspect_event(c, d == L7_ALLOW ? PROXY_ALLOW : PROXY_AUDIT, PROXY_ENGINE_L7, reason, 0);
+        if (inspect_build_request(c) < 0)
+                return inspect_gone(c);
+        c->inspect = INSPECT_SEND;
+        return STEP_AGAIN;
+}
+
+/* One complete request from the agent. */
+static Step inspect_request(Conn *c) {
+        const HttpRequest *req = &c->parser.req;
+        uint16_t default_port = c->cs.ssl ? 443 : 80;
+        const char *host_field = http_request_header(req, "Host");
+        bool ipv6 = strchr(c->host, ':');
+        _cleanup_free_ char *path = NULL;
+        bool mismatch = false;
+
+        c->last_activity = now_usec(c->proxy);
+        conn_set_deadline(c, c->proxy->idle_timeout);
+        c->method = strdup(req->method);
+        if (!c->method)
+                return inspect_gone(c);
+        c->head_request = streq(req->method, "HEAD");
+        c->keep_alive = req->keep_alive;
+        if (req->connect)
+                return inspect_answer_error(c, 400, "bad_request",
+                                            "CONNECT inside a tunnel is not supported", NULL);
+        path = strndup(req->path, strcspn(req->path, "?"));
+        if (!path)
+                return inspect_gone(c);
+        if (c->port == default_port ? asprintf_safe(&c->url, "http://%s%s%s%s", ipv6 ? "[" : "", c->host,
+                                                    ipv6 ? "]" : "", path) < 0
+                                    : asprintf_safe(&c->url, "http://%s%s%s:%u%s", ipv6 ? "[" : "", c->host,
+                                                    ipv6 ? "]" : "", c->port, path) < 0)
+                return inspect_gone(c);
+
+        /* The request must be for the host the tunnel was decided for, however it names it. */
+        if (req->target[0] != '/') {
+                HttpUrl u = {};
+
+                mismatch = http_absolute_target_parse(req->target, &u) < 0 ||
+                           strcasecmp(u.host, c->host) != 0 || u.port != c->port;
+                http_url_done(&u);
+        }
+        if (!mismatch && host_field && !proxy_l7_authority_matches(host_field, c->host, c->port, default_port))
+                mismatch = true;
+        if (mismatch) {
+                _cleanup_free_ char *reason = NULL;
+
+                if (asprintf_safe(&reason, "request authority %s does not match the CONNECT target %s:%u",
+                                  host_field ?: req->target, c->host, c->port) < 0)
+                        return inspect_gone(c);
+                inspect_event(c, PROXY_DENY, PROXY_ENGINE_L7, reason, 403);
+                return inspect_answer_error(c, 403, "request_authority_mismatch", reason, reason);
+        }
+        if (c->inference)
+                return inspect_inference(c, path);
+        return inspect_l7(c);
+}
+
+/* The upstream failed before a response: 502 unless it merely dropped a kept-alive connection, which
+ * the agent's client retries on a new tunnel when it sees this one close. */
+static Step inspect_upstream_failed(Conn *c, const char *why) {
+        _cleanup_free_ char *detail = NULL;
+
+        if (c->upstream_used && c->resp_head.size == 0 && !c->inference)
+                return inspect_gone(c);
+        if (c->inference) {
+                inspect_event(c, PROXY_INSPECT_INFERENCE, PROXY_ENGINE_INFERENCE, why, 502);
+                return inspect_answer(c, 502, INFERENCE_ERROR_JSON);
+        }
+        inspect_event(c, PROXY_ERROR, PROXY_ENGINE_PROXY, why, 502);
+        if (asprintf_safe(&detail, "invalid or no response from %s:%u", c->host, c->port) < 0)
+                return inspect_gone(c);
+        return inspect_answer_error(c, 502, "upstream_unreachable", detail, NULL);
+}
+
+/* The head, then the body from where the parser holds it (no copy, no moving of what is left). */
+static Step inspect_send(Conn *c) {
+        const Buf *body = &c->parser.req.body;
+        int r;
+
+        while (c->l7_up.size > 0 || c->l7_body_sent < body->size) {
+                bool head = c->l7_up.size > 0;
+                ssize_t n = head ? proxy_stream_write(&c->us, c->l7_up.data, c->l7_up.size)
+                                 : proxy_stream_write(&c->us, body->data + c->l7_body_sent,
+                                                      body->size - c->l7_body_sent);
+
+                if (n == -EAGAIN) {
+                        c->uwant |= c->us.wait;
+                        return STEP_WAIT;
+                }
+                if (n < 0)
+                        return inspect_upstream_failed(c, "sending the request failed");
+                if (head)
+                        buf_consume(&c->l7_up, (size_t) n);
+                else
+                        c->l7_body_sent += (size_t) n;
+                c->last_activity = now_usec(c->proxy);
+        }
+        r = proxy_stream_flush(&c->us);
+        if (r == -EAGAIN) {
+                c->uwant |= EPOLLOUT;
+                return STEP_WAIT;
+        }
+        if (r < 0)
+                return inspect_upstream_failed(c, "sending the request failed");
+        buf_clear(&c->resp_head);
+        c->inspect = INSPECT_RESPONSE_HEAD;
+        return STEP_AGAIN;
+}
+
+static Step inspect_response_head(Conn *c) {
+        _cleanup_free_ HttpResponseHead *h = NULL;
+        _cleanup_free_ char *copy = NULL;
+        const char *end;
+        size_t head_len, extra;
+        bool close;
+        int r;
+
+        if (c->l7_out.size > 0) { /* an interim response */
+                Step s = inspect_write_client(c);
+                if (s != STEP_AGAIN)
+                        return s;
+        }
+        end = c->resp_head.size > 0 ? memmem(c->resp_head.data, c->resp_head.size, "\r\n\r\n", 4) : NULL;
+        if (!end) {
+                char buf[4096];
+                ssize_t n;
+
+                if (c->resp_head.size >= c->resp_head.max - 1)
+                        return inspect_upstream_failed(c, "response head too large");
+                n = proxy_stream_read(&c->us, buf, MIN(sizeof(buf), c->resp_head.max - 1 - c->resp_head.size));
+                if (n == -EAGAIN) {
+                        c->uwant |= c->us.wait;
+                        return STEP_WAIT;
+                }
+                if (n <= 0)
+                        return inspect_upstream_failed(c, "no response");
+                c->last_activity = now_usec(c->proxy);
+                return buf_append(&c->resp_head, buf, (size_t) n) < 0 ? inspect_gone(c) : STEP_AGAIN;
+        }
+
+        head_len = (size_t) (end - c->resp_head.data) + 4;
+        h = calloc(1, sizeof(HttpResponseHead));
+        copy = malloc(head_len + 1);
+        if (!h || !copy)
+                return inspect_gone(c);
+        memcpy(copy, c->resp_head.data, head_len);
+        r = http_response_head_parse(copy, head_len, c->head_request, h);
+        if (r < 0 || h->status == 101)
+                return inspect_upstream_failed(c, "invalid response");
+        extra = c->resp_head.size - head_len;
+        /* Whatever ends only with the upstream's close, or by chunk framing the proxy does not read,
+         * ends the agent's connection too; so does an upstream that closes its side. */
+        close = !c->keep_alive || h->until_eof || h->chunked || (!c->inference && h->close);
+        if (response_head_render(h, h->status >= 200 && close, &c->l7_out) < 0)
+                return inspect_gone(c);
+        if (h->status < 200) {
+                buf_consume(&c->resp_head, head_len);
+                return STEP_AGAIN;
+        }
+        if (h->has_content_length && extra > h->content_length)
+                return inspect_gone(c); /* bytes beyond the body: never passed on as a next response */
+        if (buf_append(&c->l7_out, c->resp_head.data + head_len, extra) < 0)
+                return inspect_gone(c);
+        buf_clear(&c->resp_head);
+        if (c->inference)
+                inspect_event(c, PROXY_INSPECT_INFERENCE, PROXY_ENGINE_INFERENCE, NULL, h->status);
+        c->l7_left = h->has_content_length          ? h->content_length - extra
+                     : (h->until_eof || h->chunked) ? UINT64_MAX
+                                                    : 0;
+        c->l7_close = close;
+        c->upstream_used = true;
+        c->inspect = INSPECT_RESPONSE_BODY;
+        return STEP_AGAIN;
+}
+
+static Step inspect_response_done(Conn *c) {
+        if (c->inference) { /* one request per broker connection */
+                c->upstream_io = sd_event_source_disable_unref(c->upstream_io);
+                c->upstream_fd = safe_close(c->upstream_fd);
+                proxy_stream_done(&c->us);
+                proxy_stream_init(&c->us, -EBADF);
+        }
+        if (c->l7_close) {
+                buf_clear(&c->l7_out);
+                c->inspect = INSPECT_ANSWER; /* nothing left to say: close_notify, then the end */
+                return STEP_AGAIN;
+        }
+        return inspect_next_request(c);
+}
+
+/* The body as it comes: each piece read is written before the next is read (SSE stays live). */
+static Step inspect_response_body(Conn *c) {
+        char buf[16 * 1024];
+        ssize_t n;
+
+        if (c->l7_out.size > 0) {
+                Step s = inspect_write_client(c);
+                if (s != STEP_AGAIN)
+                        return s;
+        }
+        if (c->l7_left == 0)
+                return inspect_response_done(c);
+        n = proxy_stream_read(&c->us, buf, MIN(sizeof(buf), c->l7_left));
+        if (n == -EAGAIN) {
+                c->uwant |= c->us.wait;
+                return STEP_WAIT;
+        }
+        if (n == 0 && c->l7_left == UINT64_MAX)
+                return inspect_response_done(c);
+        if (n <= 0)
+                return inspect_gone(c); /* truncated: the agent sees the connection end early */
+        if (c->l7_left != UINT64_MAX)
+                c->l7_left -= (uint64_t) n;
+        c->last_activity = now_usec(c->proxy);
+        return buf_append(&c->l7_out, buf, (size_t) n) < 0 ? inspect_gone(c) : STEP_AGAIN;
+}
+
+static Step inspect_peek(Conn *c) {
+        _cleanup_free_ char *reason = NULL;
+        Step s;
+        int t, r;
+
+        s = inspect_write_client(c); /* the 200 */
+        if (s != STEP_AGAIN)
+                return s;
+        t = proxy_tunnel_classify(c->in.data, c->in.size, c->cs.eof);
+        if (t == -EAGAIN) {
+                char buf[4096];
+                ssize_t n = recv(c->fd, buf, MIN(sizeof(buf), c->in.max - c->in.size), MSG_DONTWAIT);
+
+                if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+                        c->cwant |= EPOLLIN;
+                        return STEP_WAIT;
+                }
+                if (n < 0)
+                        return inspect_gone(c);
+                if (n == 0)
+                        c->cs.eof = true;
+                return buf_append(&c->in, buf, (size_t) n) < 0 ? inspect_gone(c) : STEP_AGAIN;
+        }
+        if (t == PROXY_TUNNEL_TLS) {
+                r = proxy_stream_tls_server(&c->cs, c->proxy->tls, c->host, c->in.data, c->in.size);
+                buf_clear(&c->in);
+                if (r < 0) {
+                        log_debug_errno(r, "Failed to start TLS for %s: %m", c->host);
+                        return inspect_gone(c);
+                }
+                c->inspect = INSPECT_CLIENT_HANDSHAKE;
+                return STEP_AGAIN;
+        }
+        if (t == PROXY_TUNNEL_HTTP1 && !c->inference)
+                return inspect_next_request(c);
+        if (c->inference)
+                reason = strdup("inference.local is served over TLS only");
+        else if (t == PROXY_TUNNEL_H2C)
+                reason = strdup("HTTP/2 prior-knowledge (h2c) is not supported for L7-inspected endpoints");
+        else
+                reason = strdup("Unsupported tunnel protocol for L7-inspected endpoint");
+        conn_event(c, PROXY_DENY, c->inference ? PROXY_ENGINE_INFERENCE : PROXY_ENGINE_L7, strna(reason));
+        return inspect_gone(c);
+}
+
+static Step inspect_client_handshake(Conn *c) {
+        int r = proxy_stream_handshake(&c->cs);
+
+        if (r == -EAGAIN) {
+                c->cwant |= c->cs.wait;
+                return STEP_WAIT;
+        }
+        if (r < 0) {
+                log_debug_errno(r, "TLS handshake with the agent for %s failed: %m", c->host);
+                return inspect_gone(c);
+        }
+        if (c->inference)
+                return inspect_next_request(c);
+        r = proxy_stream_tls_client(&c->us, c->proxy->tls, c->host);
+        if (r < 0) {
+                log_debug_errno(r, "Failed to start TLS to %s: %m", c->host);
+                return inspect_gone(c);
+        }
+        c->inspect = INSPECT_UPSTREAM_HANDSHAKE;
+        conn_set_deadline(c, CONNECT_TIMEOUT_USEC);
+        return STEP_AGAIN;
+}
+
+static Step inspect_upstream_handshake(Conn *c) {
+        int r = proxy_stream_handshake(&c->us);
+
+        if (r == -EAGAIN) {
+                c->uwant |= c->us.wait;
+                return STEP_WAIT;
+        }
+        if (r < 0) {
+                /* answered to the agent's first request, over the TLS it already has */
+                if (c->us.verify_result != X509_V_OK)
+                        (void) asprintf_safe(&c->upstream_error,
+                                             "upstream certificate verification failed: %s",
+                                             X509_verify_cert_error_string(c->us.verify_result));
+                else
+                        c->upstream_error = strdup("TLS handshake with the upstream failed");
+                if (!c->upstream_error)
+                        return inspect_gone(c);
+        }
+        return inspect_next_request(c);
+}
+
+static Step inspect_read_request(Conn *c) {
+        char buf[16 * 1024];
+        bool first;
+        ssize_t n;
+
+        if (c->l7_out.size > 0) { /* 100 Continue */
+                Step s = inspect_write_client(c);
+                if (s != STEP_AGAIN)
+                        return s;
+        }
+        n = proxy_stream_read(&c->cs, buf, MIN(sizeof(buf), c->in.max - c->in.size));
+        if (n == -EAGAIN) {
+                c->cwant |= c->cs.wait;
+                return STEP_WAIT;
+        }
+        if (n <= 0)
+                return inspect_gone(c);
+        first = c->parser.head.size == 0 && c->in.size == 0 && c->parser.state == HTTP_PARSE_HEAD;
+        if (buf_append(&c->in, buf, (size_t) n) < 0)
+                return inspect_gone(c);
+        if (first)
+                conn_set_deadline(c, c->proxy->head_timeout);
+        return inspect_feed(c);
+}
+
+static Step inspect_finish(Conn *c) {
+        Step s = inspect_write_client(c);
+        int r;
+
+        if (s != STEP_AGAIN)
+                return s;
+        r = proxy_stream_close_notify(&c->cs);
+        if (r == -EAGAIN) {
+                c->cwant |= EPOLLOUT;
+                return STEP_WAIT;
+        }
+        if (r < 0)
+                return inspect_gone(c);
+        c->upstream_io = sd_event_source_disable_unref(c->upstream_io);
+        c->upstream_fd = safe_close(c->upstream_fd);
+        conn_linger(c);
+        return STEP_GONE;
+}
+
+static Step inspect_step(Conn *c) {
+        switch (c->inspect) {
+        case INSPECT_PEEK:
+                return inspect_peek(c);
+        case INSPECT_CLIENT_HANDSHAKE:
+                return inspect_client_handshake(c);
+        case INSPECT_UPSTREAM_HANDSHAKE:
+                return inspect_upstream_handshake(c);
+        case INSPECT_REQUEST:
+                return inspect_read_request(c);
+        case INSPECT_SEND:
+                return inspect_send(c);
+        case INSPECT_RESPONSE_HEAD:
+                return inspect_response_head(c);
+        case INSPECT_RESPONSE_BODY:
+                return inspect_response_body(c);
+        case INSPECT_ANSWER:
+                return inspect_finish(c);
+        default:
+                return inspect_gone(c);
+        }
+}
+
+static void conn_inspect_run(Conn *c) {
+        c->cwant = c->uwant = 0;
+        for (unsigned i = 0;; i++) {
+                Step s;
+
+                if (i >= INSPECT_STEPS_MAX) {
+                        /* enough for one callback: come back when the agent's socket takes more */
+                        c->cwant |= EPOLLOUT;
+                        break;
+                }
+                s = inspect_step(c);
+                if (s == STEP_GONE)
+                        return;
+                if (s == STEP_WAIT)
+                        break;
+        }
+        if (conn_update_events(c) < 0)
+                (void) conn_free(c);
+}
+
+/* After the decision (and, for a rest endpoint, the dial): "200 Connection Established", then the
+ * tunnel is read as requests. */
+static void conn_inspect_start(Conn *c) {
+        static const char established[] = "HTTP/1.1 200 Connection Established\r\n\r\n";
+
+        c->cs.fd = c->fd;
+        c->us.fd = c->upstream_fd;
+        if (buf_append(&c->l7_out, established, sizeof(established) - 1) < 0) {
+                (void) conn_free(c);
+                return;
+        }
+        c->state = CONN_INSPECT;
+        c->inspect = INSPECT_PEEK;
+        c->last_activity = now_usec(c->proxy);
+        conn_set_deadline(c, c->proxy->head_timeout);
+        conn_inspect_run(c);
+}
+
 /* ---- reading and deciding requests ---- */
+
+/* An absolute-form request to a rest endpoint: the L7 decision, as inside a tunnel. */
+static void conn_decide_l7_forward(Conn *c) {
+        const PolicyEndpoint *e = c->endpoint;
+        _cleanup_free_ char *path = NULL, *query = NULL, *reason = NULL, *detail = NULL, *json = NULL;
+        L7QueryParam *q = NULL;
+        size_t n_q = 0;
+        L7Decision d;
+        int r;
+
+        r = proxy_l7_path(c->parser.req.path, e->allow_encoded_slash, &path, &query);
+        if (r >= 0)
+                r = proxy_l7_query_parse(query, &q, &n_q);
+        if (r == -EPERM) {
+                conn_event(c, PROXY_DENY, PROXY_ENGINE_L7, "encoded slash (%2F) in path is not allowed");
+                if (asprintf_safe(&detail, "%s %s not permitted by policy", c->method, c->host) < 0 ||
+                    proxy_json_body_l7(strna(detail), "encoded slash (%2F) in path is not allowed",
+                                       c->method, c->parser.req.path, &json) < 0)
+                        json = mfree(json);
+                conn_reply_json(c, 403, json);
+                return;
+        }
+        if (r < 0) {
+                conn_fail(c, 400, "bad_request", "the request path or query cannot be decided on", NULL);
+                return;
+        }
+        d = e->path && !policy_l7_path_match(e->path, path) ? L7_DENY_NOT_PERMITTED
+                                                            : policy_l7_decide(e, c->method, path, q, n_q);
+        proxy_l7_query_free(q, n_q);
+        if (d == L7_ALLOW) {
+                conn_resolve(c);
+                return;
+        }
+        if (asprintf_safe(&reason, "%s %s %s", c->method, path,
+                          d == L7_DENY_RULE ? "blocked by deny rule" : "not permitted by policy") < 0) {
+                (void) conn_free(c);
+                return;
+        }
+        if (e->enforcement != POLICY_ENFORCEMENT_ENFORCE) {
+                c->audit_reason = TAKE_PTR(reason);
+                conn_resolve(c);
+                return;
+        }
+        conn_event(c, PROXY_DENY, PROXY_ENGINE_L7, reason);
+        if (asprintf_safe(&detail, "%s %.*s not permitted by policy", c->method, (int) strcspn(c->url, "?"),
+                          c->url) < 0 ||
+            proxy_json_body_l7(detail, reason, c->method, path, &json) < 0)
+                json = mfree(json);
+        conn_reply_json(c, 403, json);
+}
 
 static void conn_decide(Conn *c) {
         _cleanup_free_ char *reason = NULL;
@@ -954,9 +1761,16 @@ static void conn_decide(Conn *c) {
                 c->gen = policy_gen_ref(c->proxy->gen);
 
         if (streq(c->host, PROXY_INFERENCE_HOST)) {
+                if (!c->forward && c->port == 443 && c->proxy->tls) {
+                        c->inference = true;
+                        conn_inspect_start(c);
+                        return;
+                }
                 conn_fail(c, 503, "inference_unavailable",
-                          "inference routing through inference.local is not available yet",
-                          "inference.local is not served yet");
+                          c->proxy->tls
+                                  ? "inference.local is served on CONNECT inference.local:443 only"
+                                  : "inference routing through inference.local needs TLS termination, not configured",
+                          "inference.local is not served here");
                 return;
         }
         if (proxy_port_blocked(c->port)) {
@@ -982,10 +1796,23 @@ static void conn_decide(Conn *c) {
         }
         c->rule = strdup(m.rule);
         c->endpoint = m.entry->endpoint;
-        if ((c->endpoint->protocol == POLICY_PROTOCOL_REST || c->endpoint->protocol == POLICY_PROTOCOL_WEBSOCKET) &&
-            c->endpoint->enforcement == POLICY_ENFORCEMENT_ENFORCE) {
+        /* A CONNECT to a rest endpoint is inspected when the proxy can terminate TLS; a forwarded
+         * request is decided here, it needs no TLS. */
+        c->inspect_wanted = !c->forward && c->proxy->tls && c->endpoint->protocol == POLICY_PROTOCOL_REST &&
+                            c->endpoint->tls != POLICY_TLS_SKIP;
+        if (c->forward && c->endpoint->protocol == POLICY_PROTOCOL_REST) {
+                conn_decide_l7_forward(c);
+                return;
+        }
+        if ((c->endpoint->protocol == POLICY_PROTOCOL_REST ||
+             c->endpoint->protocol == POLICY_PROTOCOL_WEBSOCKET) &&
+            c->endpoint->enforcement == POLICY_ENFORCEMENT_ENFORCE && !c->inspect_wanted) {
                 conn_deny(c, PROXY_ENGINE_POLICY, "policy_denied",
-                          "L7 inspection of this endpoint is not available yet; enforce mode refuses it");
+                          c->endpoint->protocol == POLICY_PROTOCOL_WEBSOCKET
+                                  ? "L7 inspection of websocket endpoints is not available; enforce mode refuses it"
+                          : c->endpoint->tls == POLICY_TLS_SKIP
+                                  ? "tls: skip leaves this endpoint uninspected; enforce mode refuses it"
+                                  : "L7 inspection needs TLS termination, which is not configured; enforce mode refuses it");
                 return;
         }
         conn_resolve(c);
@@ -1077,6 +1904,7 @@ static void conn_next_request(Conn *c) {
         c->url = mfree(c->url);
         c->host = mfree(c->host);
         c->rule = mfree(c->rule);
+        c->audit_reason = mfree(c->audit_reason);
         c->endpoint = NULL;
         c->gen = policy_gen_unref(c->gen);
         c->forward = c->head_request = c->resp_until_eof = false;
@@ -1129,6 +1957,15 @@ static int on_client_io(sd_event_source *s, int fd, uint32_t revents, void *user
 
         if (c->state == CONN_LINGER) {
                 conn_linger_read(c);
+                return 0;
+        }
+        if (c->state == CONN_INSPECT) {
+                if ((revents & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && c->inspect >= INSPECT_SEND &&
+                    c->inspect <= INSPECT_RESPONSE_BODY) {
+                        (void) conn_free(c); /* the agent hung up: so does its upstream (or broker) */
+                        return 0;
+                }
+                conn_inspect_run(c);
                 return 0;
         }
         if (c->state != CONN_REQUEST) {
@@ -1185,6 +2022,22 @@ static int on_conn_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 log_debug("Closing idle connection to %s:%u.", c->host, c->port);
                 (void) conn_free(c);
                 return 0;
+        case CONN_INSPECT:
+                if (c->inspect >= INSPECT_SEND && c->inspect <= INSPECT_RESPONSE_BODY &&
+                    usec < c->last_activity + c->proxy->idle_timeout) {
+                        c->deadline = c->last_activity + c->proxy->idle_timeout;
+                        (void) sd_event_source_set_time(s, c->deadline);
+                        (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+                        return 0;
+                }
+                if (c->inspect == INSPECT_REQUEST && (c->parser.head.size > 0 || c->in.size > 0)) {
+                        if (inspect_answer_error(c, 408, "request_timeout",
+                                                 "the request head did not arrive in time", NULL) != STEP_GONE)
+                                conn_inspect_run(c);
+                        return 0;
+                }
+                (void) conn_free(c);
+                return 0;
         default:
                 (void) conn_free(c);
                 return 0;
@@ -1206,8 +2059,12 @@ static void proxy_accept_one(Proxy *p, int cfd, const struct sockaddr *peer, soc
                 .identify_fd = -EBADF,
                 .in = BUF_INIT(CLIENT_IN_MAX),
                 .resp_head = BUF_INIT(HTTP_HEAD_SIZE_MAX + 1),
+                .l7_out = BUF_INIT(PUMP_PENDING_MAX + 2 * HTTP_HEAD_SIZE_MAX),
+                .l7_up = BUF_INIT(2 * HTTP_HEAD_SIZE_MAX),
                 .state = CONN_REQUEST,
         };
+        proxy_stream_init(&c->cs, -EBADF);
+        proxy_stream_init(&c->us, -EBADF);
         http_parser_init(&c->parser);
         c->parser.accept_connect = true;
         pump_init(&c->c2u, -EBADF, -EBADF);
@@ -1328,6 +2185,10 @@ static void proxy_done(Proxy *p) {
         free(p->sandbox);
         free(p->policy_path);
         free(p->identify_socket);
+        free(p->ca_cert_path);
+        free(p->ca_key_path);
+        free(p->broker_socket);
+        proxy_tls_free(p->tls);
         sd_event_unref(p->event);
 }
 
@@ -1344,7 +2205,11 @@ static void help(void) {
                "     --max-buffered=BYTES    Request bodies held at once, all connections together\n"
                "                             (default %" PRIu64 ")\n"
                "     --idle-timeout=SEC      Close a tunnel without traffic for SEC seconds (default %u)\n"
-               "     --head-timeout=SEC      Time a client has to send a request (default %u)\n",
+               "     --head-timeout=SEC      Time a client has to send a request (default %u)\n"
+               "     --tls-ca-cert=FILE      The sandbox CA certificate (PEM): terminate TLS to inspect rest\n"
+               "                             endpoints and serve inference.local (with --tls-ca-key)\n"
+               "     --tls-ca-key=FILE       The sandbox CA's private key (PEM)\n"
+               "     --broker-socket=PATH    Send inference.local requests to the broker on this socket\n",
                CONNECTIONS_MAX_DEFAULT, BUFFERED_MAX_DEFAULT, (unsigned) (IDLE_TIMEOUT_USEC / USEC_PER_SEC),
                (unsigned) (HEAD_TIMEOUT_USEC / USEC_PER_SEC));
 }
@@ -1368,6 +2233,9 @@ static int parse_argv(Proxy *p, int argc, char *argv[]) {
                 ARG_MAX_BUFFERED,
                 ARG_IDLE,
                 ARG_HEAD,
+                ARG_TLS_CA_CERT,
+                ARG_TLS_CA_KEY,
+                ARG_BROKER_SOCKET,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -1379,6 +2247,9 @@ static int parse_argv(Proxy *p, int argc, char *argv[]) {
                 { "max-buffered", required_argument, NULL, ARG_MAX_BUFFERED },
                 { "idle-timeout", required_argument, NULL, ARG_IDLE },
                 { "head-timeout", required_argument, NULL, ARG_HEAD },
+                { "tls-ca-cert", required_argument, NULL, ARG_TLS_CA_CERT },
+                { "tls-ca-key", required_argument, NULL, ARG_TLS_CA_KEY },
+                { "broker-socket", required_argument, NULL, ARG_BROKER_SOCKET },
                 {}
         };
         int c;
@@ -1428,6 +2299,18 @@ static int parse_argv(Proxy *p, int argc, char *argv[]) {
                         if (parse_seconds(optarg, &p->head_timeout) < 0)
                                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "Invalid --head-timeout: %s", optarg);
                         break;
+                case ARG_TLS_CA_CERT:
+                case ARG_TLS_CA_KEY:
+                case ARG_BROKER_SOCKET: {
+                        char **v = c == ARG_TLS_CA_CERT  ? &p->ca_cert_path
+                                   : c == ARG_TLS_CA_KEY ? &p->ca_key_path
+                                                         : &p->broker_socket;
+                        free(*v);
+                        *v = strdup(optarg);
+                        if (!*v)
+                                return log_oom();
+                        break;
+                }
                 case '?':
                         return -EINVAL;
                 default:
@@ -1437,6 +2320,8 @@ static int parse_argv(Proxy *p, int argc, char *argv[]) {
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "This program takes no arguments.");
         if (!p->sandbox || !p->policy_path)
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--sandbox and --policy are required.");
+        if (!p->ca_cert_path != !p->ca_key_path)
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "--tls-ca-cert and --tls-ca-key go together.");
         return 1;
 }
 
@@ -1464,6 +2349,14 @@ static int run(int argc, char *argv[]) {
         r = proxy_load_policy(&p);
         if (r < 0)
                 return r;
+        if (p.ca_cert_path) {
+                _cleanup_free_ char *error = NULL;
+
+                r = proxy_tls_new(p.ca_cert_path, p.ca_key_path, &p.tls, &error);
+                if (r < 0)
+                        return log_error_errno(r, "%s", error ?: "Failed to set up TLS termination.");
+                log_info("TLS termination with the CA %s.", p.ca_cert_path);
+        }
 
         r = sd_event_new(&p.event);
         if (r < 0)

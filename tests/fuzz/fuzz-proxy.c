@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target for what openshell-proxy parses beyond the HTTP request parser: the request target of a
  * proxy request (CONNECT authority-form and absolute-form), the head of an upstream response it relays,
- * and the identification service's reply. The first byte picks the parser; the rest is its input.
+ * the identification service's reply, and what inspection reads from an agent: the path and query a
+ * request is decided on, the tunnel classification, the inference.local pattern table. The first byte
+ * picks the parser; the rest is its input.
  * Checks the parsers' own promises: outputs only on success, hosts lowercase and without brackets,
  * ports in range, framing flags consistent. */
 
@@ -11,6 +13,8 @@
 
 #include "http-parser.h"
 #include "proxy-identify.h"
+#include "proxy-inference.h"
+#include "proxy-l7.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -88,6 +92,51 @@ static void fuzz_identify(const char *data, size_t size) {
                 abort();
 }
 
+/* Path, query and classification: decoded paths hold no control characters nor dot segments. */
+static void fuzz_l7(const char *s, size_t n) {
+        char *path = NULL, *query = NULL;
+        L7QueryParam *q = NULL;
+        size_t n_q = 0;
+        int t;
+
+        t = proxy_tunnel_classify(s, n, n & 1);
+        if (t != -EAGAIN && (t < 0 || t >= _PROXY_TUNNEL_PROTOCOL_MAX))
+                abort();
+        if (proxy_l7_path(s, n & 2, &path, &query) >= 0) {
+                if (path[0] != '/' || strstr(path, "/../") || strstr(path, "/./"))
+                        abort();
+                for (const char *c = path; *c; c++)
+                        if ((unsigned char) *c < 0x20 || *c == 0x7f)
+                                abort();
+                if (proxy_l7_query_parse(query, &q, &n_q) >= 0) {
+                        if (n_q > PROXY_L7_QUERY_MAX)
+                                abort();
+                        proxy_l7_query_free(q, n_q);
+                }
+                free(path);
+                free(query);
+        } else if (path || query)
+                abort();
+}
+
+static void fuzz_inference(const char *s) {
+        const char *sp = strchr(s, ' ');
+        char *method;
+        const char *p;
+
+        if (!sp)
+                return;
+        method = strndup(s, (size_t) (sp - s));
+        if (!method)
+                abort();
+        p = proxy_inference_match(method, sp + 1);
+        if (p && strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
+                abort();
+        if (p && strncmp(sp + 1, "/v1/", 4) != 0 && strncmp(sp + 1, "/model/", 7) != 0)
+                abort();
+        free(method);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char *s;
 
@@ -98,7 +147,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 abort();
         memcpy(s, data + 1, size - 1);
         s[size - 1] = 0;
-        switch (data[0] % 4) {
+        switch (data[0] % 6) {
         case 0:
                 fuzz_authority(s, size - 1);
                 break;
@@ -111,6 +160,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 break;
         case 3:
                 fuzz_identify(s, size - 1);
+                break;
+        case 4:
+                if (!memchr(data + 1, 0, size - 1))
+                        fuzz_l7(s, size - 1);
+                break;
+        case 5:
+                fuzz_inference(s);
                 break;
         }
         free(s);
