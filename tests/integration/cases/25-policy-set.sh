@@ -105,25 +105,34 @@ s = socket.create_connection(("127.0.0.1", 3128))
 s.sendall(b"GET http://10.98.0.2:9998/ HTTP/1.1\r\nHost: 10.98.0.2:9998\r\nConnection: close\r\n\r\n")
 print(s.recv(4096).split(b"\r\n")[0].decode())' 2>&1 || true
 }
-proxy_events() {    # proxy_events FIELD=VALUE...: the MESSAGE of the proxy's audit entries
-    journalctl --no-pager -o cat -u "openshell-proxy@$name.service" OPENSHELL_SANDBOX="$name" "$@"
+proxy_events() {    # proxy_events FIELD=VALUE...: the MESSAGE of the proxy's audit entries that match
+    journalctl --no-pager -o cat OPENSHELL_SANDBOX="$name" OPENSHELL_EVENT=network "$@"
 }
-# A slow download through a CONNECT tunnel (curl -p), in the background; its output in $work/ID.out.
+proxy_reasons() {   # proxy_reasons FIELD=VALUE...: their OPENSHELL_REASON
+    journalctl --no-pager -o cat --output-fields=OPENSHELL_REASON OPENSHELL_SANDBOX="$name" \
+        OPENSHELL_EVENT=network "$@"
+}
+# A slow download through a CONNECT tunnel (curl -p), in the background; its output in $work/ID.out,
+# its PID in $slow_pid.
+slow_pid=
 slow_start() {
     openshell sandbox exec "$name" -- /usr/bin/curl -sS -p "http://10.98.0.2:9998/slow?$1" \
         >"$work/$1.out" 2>"$work/$1.err" &
-    eval "slow_$1=\$!"
+    slow_pid=$!
 }
 slow_ticking() { grep -q tick "$work/$1.out"; }
 slow_ended() { ! kill -0 "$1" 2>/dev/null; }
 
 assert_eq "$(curl_far)" ok "curl to the far host under the shared policy"
 assert_match "$(python_far)" "^HTTP/1.1 403 " "python3 to the far host under the shared policy"
-python_denied() { proxy_events OPENSHELL_DECISION=deny OPENSHELL_PORT=9998 | grep -q python3; }
+# The journal entry names the binary (python3's real path), the host, the port and upstream's reason.
+py=$(readlink -f /usr/bin/python3)
+python_denied() { [ -n "$(proxy_events OPENSHELL_DECISION=deny OPENSHELL_BINARY="$py" OPENSHELL_HOST=10.98.0.2 OPENSHELL_PORT=9998)" ]; }
 wait_until 10 python_denied
-assert_match "$(proxy_events OPENSHELL_DECISION=deny OPENSHELL_PORT=9998 | grep python3 | head -n1)" \
-    "DENIED /usr/bin/python3[.0-9]*\([0-9]+\) -> 10\.98\.0\.2:9998 .*\[reason:binary '/usr/bin/python3[.0-9]*' not allowed in policy 'far'" \
-    "the journal entry of python3's refusal"
+assert_match "$(proxy_events OPENSHELL_DECISION=deny OPENSHELL_BINARY="$py" | head -n1)" \
+    "DENIED $py\([0-9]+\) -> GET http://10\.98\.0\.2:9998/ " "the journal message of python3's refusal"
+assert_match "$(proxy_reasons OPENSHELL_DECISION=deny OPENSHELL_BINARY="$py" | head -n1)" \
+    "^binary '$py' not allowed in policy 'far'" "the reason of python3's refusal"
 
 # get: the policy in force, loaded, its hash; --full is the YAML alone.
 assert_match "$(openshell policy get "$name")" "$name +[0-9a-f]{12} +loaded +$shared" "policy get"
@@ -134,6 +143,7 @@ assert_match "$(openshell policy get "$name" -o json)" "\"hash\": \"$(sha256sum 
 
 # A tunnel held open during the change, still allowed afterwards.
 slow_start a
+slow_a=$slow_pid
 wait_until 10 slow_ticking a
 
 # Tune: add python3, set --wait. It is loaded, python3 gets through, the tunnel is untouched.
@@ -150,22 +160,24 @@ grep -qx "keep: true" "/etc/openshell/sandboxes/$name.yaml" || fail "the spec lo
 assert_match "$(openshell policy get "$name")" "$name +[0-9a-f]{12} +loaded +$own" "policy get after set"
 touch /run/polset-release-a
 wait_until 10 slow_ended "$slow_a"
-assert_eq "$(tail -n1 "$work/a.out")" done "the tunnel open during an allowing change ran to its end"
+assert_eq "$(tail -n1 "$work/a.out")" "done" "the tunnel open during an allowing change ran to its end"
 
 # A tunnel the next change denies: curl loses the host; its tunnel is closed and logged.
 slow_start b
+slow_b=$slow_pid
 wait_until 10 slow_ticking b
 sed '/^      - path: \/usr\/bin\/curl$/d' "$work/p.yaml" >"$work/p2.yaml"
 assert_rc 0 openshell policy set "$name" --policy "$work/p2.yaml" --wait
 wait_until 10 slow_ended "$slow_b"
 touch /run/polset-release-b
-grep -q done "$work/b.out" && fail "the tunnel the new policy denies ran to its end"
-reload_denied() { proxy_events OPENSHELL_DECISION=deny | grep -q "after policy reload"; }
+if grep -q "done" "$work/b.out"; then fail "the tunnel the new policy denies ran to its end"; fi
+reload_denied() { grep -q "after policy reload" <<<"$(proxy_events OPENSHELL_DECISION=deny)"; }
 wait_until 10 reload_denied
-assert_match "$(proxy_events OPENSHELL_DECISION=deny | grep "after policy reload")" \
-    "DENIED /usr/bin/curl\([0-9]+\) -> 10\.98\.0\.2:9998 .*\[reason:binary '/usr/bin/curl' not allowed in policy 'far'.*\(after policy reload\)" \
+assert_match "$(proxy_events OPENSHELL_DECISION=deny OPENSHELL_BINARY=/usr/bin/curl | grep "after policy reload")" \
+    "^NET:OPEN \[MED\] DENIED /usr/bin/curl\([0-9]+\) -> 10\.98\.0\.2:9998 .*\[reason:binary '/usr/bin/curl' not allowed in policy 'far'.*\(after policy reload\)\]$" \
     "the journal entry of the closed tunnel"
-assert_match "$(curl_far)" "403" "curl after the second change"
+assert_eq "$(proxy_events OPENSHELL_DECISION=deny | grep -c "after policy reload")" 1 "entries of closed tunnels"
+assert_match "$(curl_far)" "policy_denied" "curl after the second change"
 
 # A static change: refused with upstream's message, nothing stored.
 sed 's/^  run_as_user: .*/  run_as_user: "65534"/' "$work/p2.yaml" >"$work/p3.yaml"
@@ -197,7 +209,7 @@ out=$(openshell policy set "$name" --policy "$work/p2.yaml" --wait 2>&1) || fail
 assert_match "$out" "is not running: it takes effect at the next start" "policy set on a stopped sandbox"
 assert_match "$(openshell policy get "$name")" "$name +[0-9a-f]{12} +stopped +$own" "policy get of a stopped sandbox"
 systemctl start "openshell-sandbox@$name.service"
-assert_match "$(curl_far)" "403" "curl after the start with the stored policy"
+assert_match "$(curl_far)" "policy_denied" "curl after the start with the stored policy"
 assert_match "$(python_far)" "^HTTP/1.1 200 " "python3 after the start with the stored policy"
 
 # No such sandbox: 1.
