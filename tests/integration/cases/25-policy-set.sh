@@ -116,11 +116,19 @@ proxy_reasons() {   # proxy_reasons FIELD=VALUE...: their OPENSHELL_REASON
 # its PID in $slow_pid.
 slow_pid=
 slow_start() {
-    openshell sandbox exec "$name" -- /usr/bin/curl -sS -p "http://10.98.0.2:9998/slow?$1" \
+    openshell sandbox exec "$name" -- /usr/bin/curl -sS -N -p "http://10.98.0.2:9998/slow?$1" \
         >"$work/$1.out" 2>"$work/$1.err" &
     slow_pid=$!
 }
 slow_ticking() { grep -q tick "$work/$1.out"; }
+slow_wait_ticking() {   # slow_wait_ticking ID: until the download ID has its first line
+    local deadline=$(( $(date +%s) + 10 ))
+    until slow_ticking "$1"; do
+        [ "$(date +%s)" -lt "$deadline" ] ||
+            fail "download $1 has not started: $(cat "$work/$1.err" "$work/$1.out")"
+        sleep 0.1
+    done
+}
 slow_ended() { ! kill -0 "$1" 2>/dev/null; }
 
 assert_eq "$(curl_far)" ok "curl to the far host under the shared policy"
@@ -144,7 +152,7 @@ assert_match "$(openshell policy get "$name" -o json)" "\"hash\": *\"$(sha256sum
 # A tunnel held open during the change, still allowed afterwards.
 slow_start a
 slow_a=$slow_pid
-wait_until 10 slow_ticking a
+slow_wait_ticking a
 
 # Tune: add python3, set --wait. It is loaded, python3 gets through, the tunnel is untouched.
 sed -i 's|^      - path: /usr/bin/curl$|&\n      - path: /usr/bin/python3*|' "$work/p.yaml"
@@ -165,7 +173,7 @@ assert_eq "$(tail -n1 "$work/a.out")" "done" "the tunnel open during an allowing
 # A tunnel the next change denies: curl loses the host; its tunnel is closed and logged.
 slow_start b
 slow_b=$slow_pid
-wait_until 10 slow_ticking b
+slow_wait_ticking b
 sed '/^      - path: \/usr\/bin\/curl$/d' "$work/p.yaml" >"$work/p2.yaml"
 assert_rc 0 openshell policy set "$name" --policy "$work/p2.yaml" --wait
 wait_until 10 slow_ended "$slow_b"
