@@ -157,7 +157,8 @@ slow_wait_ticking a
 # Tune: add python3, set --wait. It is loaded, python3 gets through, the tunnel is untouched.
 sed -i 's|^      - path: /usr/bin/curl$|&\n      - path: /usr/bin/python3*|' "$work/p.yaml"
 grep -q python3 "$work/p.yaml" || fail "the test did not add python3"
-out=$(openshell policy set "$name" --policy "$work/p.yaml" --wait 2>&1) || fail "policy set --wait failed: $out"
+out=$(openshell policy set "$name" --policy "$work/p.yaml" --wait 2>"$work/set.err") ||
+    fail "policy set --wait failed: $out $(cat "$work/set.err")"
 assert_match "$out" "^Policy applied to sandbox '$name' \(hash [0-9a-f]{12}\)\.$" "policy set --wait"
 assert_match "$(python_far)" "^HTTP/1.1 200 " "python3 after policy set"
 cmp "$own" "$work/p.yaml" || fail "the sandbox's own copy is not the policy set"
