@@ -2155,12 +2155,82 @@ static int proxy_listen(Proxy *p) {
         return 0;
 }
 
+/* After a reload, the connections decided under an older table (open tunnels, forwards being relayed,
+ * dials under way) are decided again with the new one, for the same host, port, binary and ancestors:
+ * those it denies are closed, each with one audit event; the others go on untouched under the new
+ * generation. Kept-alive forwards between requests hold no generation: their next request is decided
+ * with the new table anyway. */
+static void proxy_redecide_connections(Proxy *p) {
+        Conn *next;
+
+        for (Conn *c = p->conns; c; c = next) {
+                _cleanup_free_ char *reason = NULL, *why = NULL;
+                const void *addr = NULL;
+                int family = AF_UNSPEC;
+                EgressMatch m;
+                int r;
+
+                next = c->next;
+                /* inference.local is answered before any policy: a reload does not concern it. */
+                if (!c->gen || c->gen == p->gen || c->inference ||
+                    (c->state != CONN_RESOLVE && c->state != CONN_DIAL && c->state != CONN_TUNNEL &&
+                     c->state != CONN_RESPONSE && c->state != CONN_INSPECT))
+                        continue;
+                if (c->state != CONN_RESOLVE && c->next_addr > 0) { /* the address dialled */
+                        family = c->addrs[c->next_addr - 1].sa.sa_family;
+                        addr = family == AF_INET ? (const void *) &c->addrs[c->next_addr - 1].in.sin_addr
+                                                 : (const void *) &c->addrs[c->next_addr - 1].in6.sin6_addr;
+                }
+                r = policy_egress_match(&p->gen->egress, c->host, c->port, c->identity.exe,
+                                        c->identity.ancestors, &m);
+                if (r >= 0 && m.decision == EGRESS_ALLOW) {
+                        const PolicyEndpoint *e = m.entry->endpoint;
+                        /* what a new CONNECT would get now (conn_decide()) */
+                        bool inspect = !c->forward && p->tls && e->protocol == POLICY_PROTOCOL_REST &&
+                                       e->tls != POLICY_TLS_SKIP;
+
+                        /* A tunnel keeps the mode it started in: a raw relay cannot be inspected
+                         * mid-stream, and an inspected one would otherwise pass requests unchecked. */
+                        if (c->inspect_wanted && !inspect)
+                                reason = strdup("the endpoint is no longer L7-inspected; an inspected tunnel "
+                                                "cannot become a raw one");
+                        else if (!c->forward && !c->inspect_wanted && inspect)
+                                reason = strdup("the endpoint is now L7-inspected; an open raw tunnel cannot "
+                                                "be inspected mid-stream");
+                        else if (!c->forward && !inspect &&
+                                 (e->protocol == POLICY_PROTOCOL_REST || e->protocol == POLICY_PROTOCOL_WEBSOCKET) &&
+                                 e->enforcement == POLICY_ENFORCEMENT_ENFORCE)
+                                reason = strdup("the endpoint cannot be inspected here; enforce mode refuses it");
+                        /* The address dialled must pass the new endpoint's allowed_ips as well. */
+                        else if (!addr || proxy_address_check(e, c->host, family, addr, &reason) >= 0) {
+                                char *rule = strdup(m.rule);
+                                if (rule) {
+                                        free(c->rule);
+                                        c->rule = rule;
+                                        c->endpoint = e;
+                                        policy_gen_unref(c->gen);
+                                        c->gen = policy_gen_ref(p->gen);
+                                        continue;
+                                }
+                        }
+                } else if (r >= 0)
+                        (void) policy_egress_reason(&p->gen->egress, &m, c->host, c->port, c->identity.exe,
+                                                    c->identity.ancestors, &reason);
+                (void) asprintf_safe(&why, "%s (after policy reload)", reason ?: "denied");
+                c->rule = mfree(c->rule); /* a denial names no rule */
+                conn_event(c, PROXY_DENY, PROXY_ENGINE_POLICY, why ?: "denied after policy reload");
+                (void) conn_free(c);
+        }
+}
+
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Proxy *p = userdata;
 
         (void) sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64, now_usec(p));
         if (proxy_load_policy(p) < 0)
                 log_warning("Keeping the previous policy: the new one is invalid.");
+        else
+                proxy_redecide_connections(p);
         (void) sd_notify(false, "READY=1");
         return 0;
 }

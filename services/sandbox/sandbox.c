@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <grp.h>
+#include <openssl/evp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 #include "main-func.h"
 #include "parse-util.h"
 #include "policy-compile.h"
+#include "policy-status.h"
 #include "policy.h"
 #include "sandbox-kill.h"
 #include "sandbox-name.h"
@@ -84,6 +86,7 @@ typedef struct Supervisor {
         bool reload_again;
         char *reload_policy_path;
         char *reload_job;
+        char reload_hash[POLICY_HASH_HEX_LEN + 1]; /* of the bytes installed for the proxy */
         unsigned n_reloads; /* finished, written to SANDBOX_RELOADS_FILE for ExecReload= */
 } Supervisor;
 
@@ -722,6 +725,36 @@ static int on_exit_signal(sd_event_source *source, const struct signalfd_siginfo
         return 0;
 }
 
+/* The SHA-256 of a policy's bytes, as `openshell policy get|set` computes it; POLICY_HASH_NONE when
+ * TEXT is NULL (nothing could be read). */
+static void policy_hash(const void *text, size_t size, char ret[static POLICY_HASH_HEX_LEN + 1]) {
+        uint8_t md[EVP_MAX_MD_SIZE];
+        unsigned n = 0;
+
+        if (!text || !EVP_Digest(text, size, md, &n, EVP_sha256(), NULL) || n != 32) {
+                strcpy(ret, POLICY_HASH_NONE);
+                return;
+        }
+        hex_encode(md, n, ret);
+}
+
+/* The policy status file (policy-status.h) `openshell policy set --wait` waits on: LOADED, or refused
+ * with MESSAGE. Written atomically, so a reader sees the old line or the new one. */
+static void write_policy_status(const Supervisor *s, bool loaded, const char *hash, const char *message) {
+        _cleanup_free_ char *dir = NULL, *path = NULL, *line = NULL;
+        int r;
+
+        if (sandbox_runtime_path(s->name, &dir) < 0 || asprintf_safe(&path, "%s/" POLICY_STATUS_FILE, dir) < 0)
+                return (void) log_oom();
+        r = policy_status_format(loaded, hash, message ?: "the policy cannot be applied", &line);
+        if (r >= 0)
+                r = write_file_atomic(path, line, strlen(line), 0644, 0);
+        if (r < 0)
+                log_warning_errno(r,
+                                  "Failed to write %s, 'openshell policy set --wait' cannot see this reload: %m",
+                                  path);
+}
+
 /* The audit event of a reload: DECISION "allow" (the policy at POLICY_PATH is in force) or "deny"
  * (REASON: why the policy in force stays). */
 static void log_policy_event(const Supervisor *s, const char *policy_path, bool allowed, const char *reason) {
@@ -794,6 +827,15 @@ static void supervisor_proxy_reloaded(Supervisor *s, const char *result) {
                             "restarts (see 'journalctl -u %s').",
                             s->name, s->proxy.unit, result, s->proxy.unit);
         log_policy_event(s, s->reload_policy_path, true, NULL);
+        if (streq(result, "done") || streq(result, "invalid"))
+                write_policy_status(s, true, s->reload_hash, NULL);
+        else {
+                _cleanup_free_ char *why = NULL;
+                (void) asprintf_safe(&why,
+                                     "the egress proxy %s did not reload (result '%s'; see 'journalctl -u %s')",
+                                     s->proxy.unit, result, s->proxy.unit);
+                write_policy_status(s, false, s->reload_hash, why);
+        }
         supervisor_reload_finish(s);
 }
 
@@ -806,16 +848,22 @@ static int supervisor_reload_policy(Supervisor *s) {
         _cleanup_(diag_list_done) DiagList diags = {};
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *profile_policy = NULL, *text = NULL, *path = NULL;
+        char hash[POLICY_HASH_HEX_LEN + 1];
         size_t size;
         int r;
 
         r = load_spec(s->name, "reloading", &spec);
-        if (r < 0)
+        if (r < 0) {
+                write_policy_status(s, false, POLICY_HASH_NONE, "the sandbox spec cannot be loaded");
                 return r;
+        }
         if (spec->profile) {
                 r = apply_profile(s->name, spec, &profile_policy);
-                if (r < 0)
+                if (r < 0) {
+                        write_policy_status(s, false, POLICY_HASH_NONE,
+                                            "the sandbox's profile cannot be used");
                         return r;
+                }
         }
         path = strdup(policy_path_of(spec, profile_policy));
         if (!path)
@@ -826,14 +874,19 @@ static int supervisor_reload_policy(Supervisor *s) {
         if (r < 0) {
                 log_error_errno(r, "Failed to read policy %s, keeping the policy in force: %m", path);
                 log_policy_event(s, path, false, "the policy cannot be read");
+                write_policy_status(s, false, POLICY_HASH_NONE, "the policy cannot be read");
                 return r;
         }
+        policy_hash(text, size, hash);
         r = policy_load_buffer(path, text, size, &candidate, &diags);
         log_diag_list(&diags);
         if (r < 0) {
+                _cleanup_free_ char *why = NULL;
                 log_error_errno(r, "Policy %s is invalid, keeping the policy in force of sandbox '%s'.", path,
                                 s->name);
                 log_policy_event(s, path, false, "the policy is invalid");
+                (void) asprintf_safe(&why, "the policy is invalid: %s", strna(first_error(&diags)));
+                write_policy_status(s, false, hash, why);
                 return r;
         }
         diag_list_done(&diags);
@@ -844,16 +897,21 @@ static int supervisor_reload_policy(Supervisor *s) {
                           "sandbox '%s'.",
                           path, s->name);
                 log_policy_event(s, path, false, first_error(&diags));
+                write_policy_status(s, false, hash, first_error(&diags));
                 return 0;
         }
-        if (r < 0)
+        if (r < 0) {
+                write_policy_status(s, false, hash, "the policy cannot be compared with the one in force");
                 return log_error_errno(r, "Failed to compare policy %s with the one in force: %m", path);
+        }
 
         r = sandbox_proxy_install_policy(&s->proxy, text, size);
         if (r < 0) {
                 log_policy_event(s, path, false, "the proxy's copy cannot be written");
+                write_policy_status(s, false, hash, "the proxy's copy cannot be written");
                 return r;
         }
+        memcpy(s->reload_hash, hash, sizeof(hash));
         policy_free(s->policy);
         s->policy = TAKE_PTR(candidate);
         free(s->reload_policy_path);
@@ -865,6 +923,7 @@ static int supervisor_reload_policy(Supervisor *s) {
                 log_warning_errno(r, "Sandbox '%s': failed to ask systemd to reload %s: %m", s->name,
                                   s->proxy.unit);
                 log_policy_event(s, s->reload_policy_path, true, NULL);
+                write_policy_status(s, true, hash, NULL);
                 return 0;
         }
         return 1;
@@ -924,6 +983,21 @@ static int on_reload_signal(sd_event_source *source, const struct signalfd_sigin
         log_info("Received SIGHUP, reloading the policy of sandbox '%s'.", s->name);
         supervisor_reload(s);
         return 0;
+}
+
+/* At start: the policy in force is the proxy's copy, the bytes sandbox_proxy_prepare() installed. */
+static void write_start_policy_status(const Supervisor *s) {
+        _cleanup_free_ char *dir = NULL, *path = NULL, *text = NULL;
+        char hash[POLICY_HASH_HEX_LEN + 1];
+        size_t size = 0;
+
+        if (sandbox_runtime_path(s->name, &dir) < 0 ||
+            asprintf_safe(&path, "%s/" SANDBOX_PROXY_DIR "/" SANDBOX_PROXY_POLICY, dir) < 0)
+                return (void) log_oom();
+        if (read_full_file(path, SANDBOX_PROXY_POLICY_SIZE_MAX, &text, &size) < 0)
+                text = mfree(text);
+        policy_hash(text, size, hash);
+        write_policy_status(s, true, hash, NULL);
 }
 
 static int run(int argc, char *argv[]) {
@@ -1026,6 +1100,7 @@ static int run(int argc, char *argv[]) {
         r = sandbox_proxy_prepare(&s.proxy, s.event, s.bus, s.name, policy_path_of(spec, profile_policy));
         if (r < 0)
                 return r;
+        write_start_policy_status(&s);
 
         r = supervisor_start_agent(&s, spec, workdir, compiled, credentials_dir, root_directory);
         if (r < 0)
