@@ -17,8 +17,17 @@
  *                                                    with an echo; prints "holding N", then waits for
  *                                                    end of input, checks each again, prints "ok N"
  *
+ * For the integration tests (installed there as openshell-egressgen; ADDR and HOST may be IPv6):
+ *   egressgen try PROXY_PORT HOST PORT              one CONNECT HOST:PORT through 127.0.0.1:PROXY_PORT:
+ *                                                    "200 echo ok" (the tunnel echoed a message) or the
+ *                                                    status and the proxy's body, e.g. "403 {...}"
+ *   egressgen udp ADDR PORT | icmp ADDR             a UDP datagram, an ICMP echo request (ping socket):
+ *                                                    "ok" or "denied: ENAME: message"
+ *
  * Measures and prints; asserts nothing about time. Exit 1 on a protocol error. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -26,11 +35,13 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -49,14 +60,38 @@ static uint64_t now_ns(void) {
         return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
 }
 
-static int listen_on(const char *addr, int port) {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
-        int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+typedef union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+} SockAddr;
 
-        if (fd < 0 || inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
+/* ADDR:PORT, IPv4 or IPv6 (without brackets); returns the length, or dies. */
+static socklen_t sockaddr_make(const char *addr, int port, SockAddr *ret) {
+        memset(ret, 0, sizeof *ret);
+        if (strchr(addr, ':')) {
+                ret->in6.sin6_family = AF_INET6;
+                ret->in6.sin6_port = htons(port);
+                if (inet_pton(AF_INET6, addr, &ret->in6.sin6_addr) != 1)
+                        die("inet_pton");
+                return sizeof ret->in6;
+        }
+        ret->in.sin_family = AF_INET;
+        ret->in.sin_port = htons(port);
+        if (inet_pton(AF_INET, addr, &ret->in.sin_addr) != 1)
+                die("inet_pton");
+        return sizeof ret->in;
+}
+
+static int listen_on(const char *addr, int port) {
+        SockAddr sa;
+        socklen_t len = sockaddr_make(addr, port, &sa);
+        int one = 1, fd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        if (fd < 0)
                 die("socket");
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0 || listen(fd, 4096) < 0)
+        if (bind(fd, &sa.sa, len) < 0 || listen(fd, 4096) < 0)
                 die("bind/listen");
         return fd;
 }
@@ -159,23 +194,24 @@ static _Noreturn void cmd_identify(const char *path) {
 }
 
 static int dial(const char *host, int port) {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
-        int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        SockAddr sa;
+        socklen_t len = sockaddr_make(host, port, &sa);
+        int one = 1, fd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-        if (fd < 0 || inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+        if (fd < 0)
                 die("socket");
-        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+        if (connect(fd, &sa.sa, len) < 0)
                 die("connect");
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         return fd;
 }
 
-/* Reads the proxy's answer head (byte by byte: nothing after it is consumed); returns its status. */
-static int read_head(int fd) {
-        char head[16384];
+/* Reads the proxy's answer head (byte by byte: nothing after it is consumed); returns its status. The
+ * head is left in HEAD if not NULL (16 KiB). */
+static int read_head_into(int fd, char *head) {
         size_t n = 0;
 
-        while (n < sizeof head - 1) {
+        while (n < 16384 - 1) {
                 ssize_t k = read(fd, head + n, 1);
                 if (k <= 0)
                         break;
@@ -189,6 +225,11 @@ static int read_head(int fd) {
         return atoi(head + 9);
 }
 
+static int read_head(int fd) {
+        static char head[16384];
+        return read_head_into(fd, head);
+}
+
 /* A connection to HOST:PORT, through the proxy if PROXY is not "-"; returns the status (200 direct). */
 static int open_tunnel(const char *proxy, const char *host, int port, int *ret_fd) {
         char req[256];
@@ -199,8 +240,9 @@ static int open_tunnel(const char *proxy, const char *host, int port, int *ret_f
                 return 200;
         }
         fd = dial("127.0.0.1", atoi(proxy));
-        len = snprintf(req, sizeof req, "CONNECT %s:%d HTTP/1.1\r\nHost: %s:%d\r\n\r\n", host, port, host,
-                       port);
+        const char *l = strchr(host, ':') ? "[" : "", *r = *l ? "]" : "";
+        len = snprintf(req, sizeof req, "CONNECT %s%s%s:%d HTTP/1.1\r\nHost: %s%s%s:%d\r\n\r\n", l, host, r,
+                       port, l, host, r, port);
         if (write(fd, req, len) != len)
                 die("write CONNECT");
         st = read_head(fd);
@@ -288,10 +330,16 @@ static int echo_check(int fd, int i) {
 
 static int cmd_hold(const char *proxy, const char *host, int port, int n) {
         int *fds = calloc(n, sizeof *fds);
+        struct rlimit rl;
         char c;
 
         if (!fds)
                 die("calloc");
+        /* one descriptor per tunnel: up to the hard limit */
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                (void) setrlimit(RLIMIT_NOFILE, &rl);
+        }
         for (int i = 0; i < n; i++) {
                 int st = open_tunnel(proxy, host, port, &fds[i]);
                 if (st != 200 || echo_check(fds[i], i) < 0) {
@@ -312,6 +360,57 @@ static int cmd_hold(const char *proxy, const char *host, int port, int n) {
         return 0;
 }
 
+static int cmd_try(const char *proxy, const char *host, int port) {
+        static char head[16384], body[16384];
+        char req[512];
+        const char *l = strchr(host, ':') ? "[" : "", *r = *l ? "]" : "";
+        int fd = dial("127.0.0.1", atoi(proxy)), st, len;
+        size_t n = 0;
+
+        len = snprintf(req, sizeof req, "CONNECT %s%s%s:%d HTTP/1.1\r\nHost: %s%s%s:%d\r\n\r\n", l, host, r,
+                       port, l, host, r, port);
+        if (write(fd, req, len) != len)
+                die("write CONNECT");
+        st = read_head_into(fd, head);
+        if (st == 200) {
+                printf("200 %s\n", echo_check(fd, 0) == 0 ? "echo ok" : "no echo");
+                return 0;
+        }
+        /* an answer of the proxy: its body, up to the close */
+        for (;;) {
+                ssize_t k = read(fd, body + n, sizeof body - 1 - n);
+                if (k <= 0)
+                        break;
+                n += k;
+        }
+        body[n] = 0;
+        printf("%d %s\n", st, body);
+        return 0;
+}
+
+static int report(int r) {
+        if (r >= 0) {
+                puts("ok");
+                return 0;
+        }
+        printf("denied: %s: %s\n", strerrorname_np(errno) ?: "?", strerror(errno));
+        return 1;
+}
+
+static int cmd_datagram(const char *addr, int port, bool icmp) {
+        struct icmphdr {
+                uint8_t type, code;
+                uint16_t sum, id, seq;
+        } ping = { .type = 8 };
+        SockAddr sa;
+        socklen_t len = sockaddr_make(addr, port, &sa);
+        int fd = socket(sa.sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, icmp ? IPPROTO_ICMP : 0);
+
+        if (fd < 0)
+                return report(fd);
+        return report((int) sendto(fd, &ping, sizeof ping, 0, &sa.sa, len));
+}
+
 int main(int argc, char **argv) {
         signal(SIGPIPE, SIG_IGN);
         if (argc == 5 && strcmp(argv[1], "serve") == 0)
@@ -324,6 +423,12 @@ int main(int argc, char **argv) {
                 return cmd_latency(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
         if (argc == 6 && strcmp(argv[1], "hold") == 0)
                 return cmd_hold(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]));
+        if (argc == 5 && strcmp(argv[1], "try") == 0)
+                return cmd_try(argv[2], argv[3], atoi(argv[4]));
+        if (argc == 4 && strcmp(argv[1], "udp") == 0)
+                return cmd_datagram(argv[2], atoi(argv[3]), false);
+        if (argc == 3 && strcmp(argv[1], "icmp") == 0)
+                return cmd_datagram(argv[2], 0, true);
         fprintf(stderr, "usage: see the comment at the top of egressgen.c\n");
         return 2;
 }
