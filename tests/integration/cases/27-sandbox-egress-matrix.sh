@@ -1,9 +1,10 @@
 #!/bin/bash
 # The egress allow/deny matrix from inside a real sandbox (issue 10, item 9), through the real proxy:
 # host names (the testbed's /etc/hosts, pointing at a veth peer of our own), globs, ports, IPv4 and IPv6
-# literals, private addresses only through allowed_ips or an exactly declared name, the metadata address
-# always refused, the calling binary, and what an agent cannot do at all (UDP, ICMP, raw sockets, a TCP
-# connection that ignores the proxy). Then 1,000 concurrent tunnels through the sandbox's one proxy.
+# literals, private addresses only through allowed_ips or an exactly declared name, every resolved
+# address checked, the metadata address always refused, the calling binary, and what an agent cannot
+# do at all (UDP, ICMP, raw sockets, a TCP connection that ignores the proxy). Then 1,000 concurrent
+# tunnels through the sandbox's one proxy.
 # Cases 23 (plumbing) and 24 (reload) cover the rest.
 # shellcheck source=tests/integration/lib.sh
 source /usr/lib/openshell/tests/lib.sh
@@ -64,6 +65,8 @@ cat >>/etc/hosts <<EOF
 10.99.1.2 api.x.test $marker
 fd99::2 v6.x.test $marker
 10.99.1.2 a.y.test $marker
+10.99.1.2 mixed.x.test $marker
+127.0.0.1 mixed.x.test $marker
 169.254.169.254 metadata.test $marker
 EOF
 
@@ -139,6 +142,8 @@ allowed api.x.test 9101 "a glob, its private address in allowed_ips"
 allowed v6.x.test 9101 "a glob, an IPv6 address in allowed_ips"
 denied x.test 9101 policy_denied "endpoint x\.test:9101 is not allowed by any policy" "*.x.test is not x.test"
 denied a.y.test 9101 ssrf_denied ".*" "a glob resolving to a private address without allowed_ips"
+# Every address a name resolves to must pass, not just the first (a rebinding answer mixes them).
+denied mixed.x.test 9101 ssrf_denied "[^\"]*always-blocked[^\"]*" "a name with an allowed and a loopback address"
 denied nothere.test 443 policy_denied "endpoint nothere\.test:443 is not allowed by any policy" "an undeclared host"
 # Literals.
 allowed 10.99.1.2 9102 "an IPv4 literal in allowed_ips"
