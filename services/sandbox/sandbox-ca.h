@@ -15,11 +15,11 @@
 
 #include <stddef.h>
 
+/* SANDBOX_CA_PUBLIC_DIR, SANDBOX_CA_CERT and SANDBOX_CA_BUNDLE: the agent unit names them. */
+#include "sandbox-unit.h"
+
 #define SANDBOX_CA_DIR "tls"
 #define SANDBOX_CA_KEY "ca-key.pem"
-#define SANDBOX_CA_CERT "openshell-ca.pem"
-#define SANDBOX_CA_BUNDLE "ca-bundle.pem"
-#define SANDBOX_CA_PUBLIC_DIR "tls-public"
 #define SANDBOX_CA_PROXY_DIR "proxy/tls"
 
 #define SANDBOX_CA_COMMON_NAME "OpenShell Sandbox CA"
