@@ -213,8 +213,9 @@ int sandbox_ca_prepare(const char *runtime_dir, const char *const *system_bundle
         _cleanup_free_ char *key_dir = NULL, *key_path = NULL, *proxy_dir = NULL, *public_dir = NULL;
         _cleanup_(erase_freep) char *key_pem = NULL;
         _cleanup_free_ char *cert_pem = NULL, *bundle = NULL, *system = NULL;
-        const char *system_path;
-        size_t system_size, cert_size;
+        /* Initialized for clang's analyzer, which lets log_error_errno() return non-negative. */
+        const char *system_path = NULL;
+        size_t system_size = 0, cert_size;
         int r;
 
         if (asprintf_safe(&key_dir, "%s/" SANDBOX_CA_DIR, runtime_dir) < 0 ||

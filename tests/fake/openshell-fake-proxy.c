@@ -164,7 +164,8 @@ int main(int argc, char *argv[]) {
                         fprintf(stderr, "cannot read the CA key %s: %s\n", ca_key, strerror(errno));
                         return 1;
                 }
-                fprintf(stderr, "fake proxy TLS: CA certificate %ld bytes, CA key %ld bytes\n", cert_size, key_size);
+                fprintf(stderr, "fake proxy TLS: CA certificate %ld bytes, CA key %ld bytes\n", cert_size,
+                        key_size);
         }
         if (broker)
                 fprintf(stderr, "fake proxy broker socket %s: %s\n", broker,
