@@ -164,3 +164,23 @@ systemctl stop "openshell-sandbox@$a.service"
 [ ! -e "$ra" ] || fail "$ra is left after stop"
 [ ! -e "${cred%/*}" ] || fail "the proxy's credentials are left after stop"
 [ -e "$rb/tls/ca-key.pem" ] || fail "stopping one sandbox removed the other's key"
+
+# With the real proxy, if it terminates TLS (services/proxy): curl inside the sandbox, through
+# HTTPS_PROXY and with CURL_CA_BUNDLE as set, accepts the leaf the proxy makes for inference.local with
+# the key it got; with another sandbox's CA the same request fails verification.
+if ! grep -q -- --tls-ca-cert <<<"$(output_of "${exec_start%% *}" --help)"; then
+    echo "the installed openshell-proxy has no --tls-ca-cert: the end-to-end part is skipped"
+    exit 0
+fi
+rm -f "$dropin" /etc/systemd/system/openshell-proxy@.socket.d/50-test-ca-stand-in.conf
+systemctl daemon-reload
+systemctl start "openshell-sandbox@$a.service"
+assert_eq "$(unit_state "openshell-proxy@$a.service")" active "the real proxy with the CA"
+cp "$rb/tls-public/openshell-ca.pem" "/var/lib/openshell/sandboxes/$a/other-ca.pem"
+code=$(openshell sandbox exec "$a" -- /usr/bin/curl -sS -o /dev/null -w '%{http_code}' https://inference.local/v1/models) ||
+    fail "curl through the proxy's TLS failed: $code"
+assert_match "$code" '^[1-5][0-9][0-9]$' "inference.local's answer through the sandbox's CA"
+echo "inference.local through the proxy's TLS: HTTP $code"
+assert_match "$(output_of openshell sandbox exec "$a" -- /usr/bin/curl -sS -o /dev/null --cacert /sandbox/other-ca.pem \
+    https://inference.local/v1/models)" 'SSL certificate problem|certificate verify failed|\(60\)' \
+    "the same request trusting another sandbox's CA"
