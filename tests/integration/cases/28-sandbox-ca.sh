@@ -119,6 +119,13 @@ assert_eq "$(stat -c '%a %u' "$cred")" "400 $proxy_uid" "the proxy's credential"
 assert_eq "$(stat -c '%a %u' "${cred%/*}")" "500 $proxy_uid" "the proxy's credentials folder"
 wait_journal "openshell-proxy@$a.service" \
     "fake proxy TLS: CA certificate $(stat -c %s "$ra/proxy/tls/openshell-ca.pem") bytes, CA key $(stat -c %s "$ra/tls/ca-key.pem") bytes"
+# The unit's exposure stays at most 2.0 with the credential, the broker's socket and its group.
+e=$(systemd-analyze security "openshell-proxy@$a.service" 2>/dev/null |
+    sed -n "s/^→ Overall exposure level for openshell-proxy@$a.service: \([0-9.]*\).*/\1/p")
+echo "systemd-analyze security openshell-proxy@$a.service: $e"
+systemd-analyze security "openshell-proxy@$a.service" 2>/dev/null | grep -E 'SupplementaryGroups|Credential' || true
+# shellcheck disable=SC2015 # meant: fail when either test fails
+[ -n "$e" ] && awk -v e="$e" 'BEGIN { exit !(e <= 2.0) }' || fail "proxy exposure '$e' is above 2.0"
 # The other sandbox's proxy, as its own user, in its own view and in the host's, cannot read it.
 pid_b=$(systemctl show -P MainPID "openshell-proxy@$b.service")
 uid_b=$(stat -c %u "/proc/$pid_b")
