@@ -13,12 +13,16 @@ dropin=/etc/systemd/system/openshell-proxy@.service.d/50-test-ca-stand-in.conf
 
 system_bundle=/etc/ssl/certs/ca-certificates.crt
 made_bundle=
+# The end-to-end part reaches the broker through its socket: a broker this case started is stopped
+# again (it reads its credentials at start; a later case must get a fresh one).
+broker_was=$(systemctl is-active openshell-broker.service || true)
 
 cleanup() {
     cleanup_sandbox "$a"
     cleanup_sandbox "$b"
     rm -f "$dropin" /etc/systemd/system/openshell-proxy@.socket.d/50-test-ca-stand-in.conf
     [ -z "$made_bundle" ] || rm -f "$system_bundle"
+    [ "$broker_was" = active ] || systemctl stop openshell-broker.service 2>/dev/null || true
     systemctl daemon-reload
 }
 trap cleanup EXIT
