@@ -49,8 +49,20 @@ static const char *const sandbox_unit_proxy_environment[] = {
         "NODE_USE_ENV_PROXY=1",
 };
 
+/* Where upstream's sandboxes point TLS clients (openshell/SPEC.md §2.5): the sandbox's CA alone for
+ * those that add it to their own roots, the system's bundle followed by it for those that replace
+ * theirs. */
+static const char *const sandbox_unit_tls_environment[] = {
+        "NODE_EXTRA_CA_CERTS=" SANDBOX_TLS_IN_SANDBOX "/" SANDBOX_CA_CERT,
+        "DENO_CERT=" SANDBOX_TLS_IN_SANDBOX "/" SANDBOX_CA_CERT,
+        "SSL_CERT_FILE=" SANDBOX_TLS_IN_SANDBOX "/" SANDBOX_CA_BUNDLE,
+        "REQUESTS_CA_BUNDLE=" SANDBOX_TLS_IN_SANDBOX "/" SANDBOX_CA_BUNDLE,
+        "CURL_CA_BUNDLE=" SANDBOX_TLS_IN_SANDBOX "/" SANDBOX_CA_BUNDLE,
+        "GIT_SSL_CAINFO=" SANDBOX_TLS_IN_SANDBOX "/" SANDBOX_CA_BUNDLE,
+};
+
 int sandbox_unit_assignments(const SandboxUnitConfig *c, char ***ret) {
-        _cleanup_free_ char *supervisor = NULL, *slice = NULL;
+        _cleanup_free_ char *supervisor = NULL, *slice = NULL, *runtime = NULL;
         _cleanup_strv_free_ char **l = NULL;
         int r;
 
@@ -58,6 +70,9 @@ int sandbox_unit_assignments(const SandboxUnitConfig *c, char ***ret) {
         if (r < 0)
                 return r;
         r = sandbox_slice_unit(c->name, &slice);
+        if (r < 0)
+                return r;
+        r = sandbox_runtime_path(c->name, &runtime);
         if (r < 0)
                 return r;
 
@@ -102,16 +117,25 @@ int sandbox_unit_assignments(const SandboxUnitConfig *c, char ***ret) {
                 ADD("NetworkNamespacePath=%s", c->netns_path);
                 ADD("Requires=" SANDBOX_PROXY_SERVICE_PREFIX "%s.service", c->name);
                 ADD("After=" SANDBOX_PROXY_SERVICE_PREFIX "%s.service", c->name);
+                /* The sandbox's CA, which the proxy signs with, and the system's bundle. A bind source is
+                 * a path of the host even with RootDirectory= (only the destination is below the root),
+                 * and mounts apply in the order of their destinations, so the InaccessiblePaths= of
+                 * /run/openshell above comes after this one. */
+                ADD("BindReadOnlyPaths=%s/" SANDBOX_CA_PUBLIC_DIR ":" SANDBOX_TLS_IN_SANDBOX, runtime);
         }
         /* Its own cgroup subtree: the policy's limits apply to everything the agent starts, and
          * `systemd-cgls openshell.slice` shows every sandbox. */
         ADD("Slice=%s", slice);
         ADD("Environment=HOME=%s", SANDBOX_WORKDIR_IN_SANDBOX);
         ADD("Environment=OPENSHELL_SANDBOX=%s", c->name);
-        /* Before the spec's environment, which may add to NO_PROXY (the last assignment wins). */
-        if (c->netns_path)
+        /* Before the spec's environment, which may add to NO_PROXY or name another bundle (the last
+         * assignment wins). */
+        if (c->netns_path) {
                 for (size_t i = 0; i < ELEMENTSOF(sandbox_unit_proxy_environment); i++)
                         ADD("Environment=%s", sandbox_unit_proxy_environment[i]);
+                for (size_t i = 0; i < ELEMENTSOF(sandbox_unit_tls_environment); i++)
+                        ADD("Environment=%s", sandbox_unit_tls_environment[i]);
+        }
         STRV_FOREACH(e, c->environment)
                 ADD("Environment=%s", *e);
 #undef ADD

@@ -23,7 +23,8 @@ typedef struct SandboxUnitConfig {
          * it grants, nothing else is there. NULL: the host's root, read-only (no compiled policy). */
         const char *root_directory;
         /* The sandbox's network namespace (SANDBOX_NETNS_DIR/NAME), or NULL: loopback of its own only.
-         * Set, the agent joins it, gets the proxy variables, and Requires=/After= the proxy's unit. */
+         * Set, the agent joins it, gets the proxy variables, the sandbox's CA (SANDBOX_TLS_IN_SANDBOX and
+         * the variables that point there), and Requires=/After= the proxy's unit. */
         const char *netns_path;
 } SandboxUnitConfig;
 
@@ -33,6 +34,13 @@ typedef struct SandboxUnitConfig {
 #define SANDBOX_PROXY_PORT 3128
 #define SANDBOX_PROXY_URL "http://127.0.0.1:3128"
 #define SANDBOX_PROXY_SERVICE_PREFIX "openshell-proxy@"
+/* The sandbox's CA (services/sandbox/sandbox-ca.h): the supervisor writes the certificate and the
+ * bundle the agent trusts in this folder of the sandbox's runtime directory, which the agent unit
+ * binds read-only at SANDBOX_TLS_IN_SANDBOX (upstream's path). */
+#define SANDBOX_CA_PUBLIC_DIR "tls-public"
+#define SANDBOX_CA_CERT "openshell-ca.pem"
+#define SANDBOX_CA_BUNDLE "ca-bundle.pem"
+#define SANDBOX_TLS_IN_SANDBOX "/etc/openshell-tls"
 
 #define SANDBOX_LANDLOCK_FILE "landlock"
 #define SANDBOX_SECCOMP_FILE "seccomp.bpf"

@@ -33,6 +33,7 @@
 #include "sandbox-kill.h"
 #include "sandbox-name.h"
 #include "sandbox-oom.h"
+#include "sandbox-ca.h"
 #include "sandbox-proxy.h"
 #include "sandbox-tasks.h"
 #include "sandbox-spec.h"
@@ -1094,9 +1095,14 @@ static int run(int argc, char *argv[]) {
                 return log_error_errno(r, "Failed to attach bus to event loop: %m");
 
         /* The namespace is openshell-sandbox-netns's (ExecStartPre=+); the proxy's folder, policy copy and
-         * identify socket are ours, ready before systemd starts the proxy ahead of the agent. */
+         * identify socket are ours, ready before systemd starts the proxy ahead of the agent, and so is
+         * the sandbox's CA (new at each start; the proxy unit loads its key, the agent trusts it). */
         if (asprintf_safe(&s.netns_path, SANDBOX_NETNS_DIR "/%s", s.name) < 0)
                 return log_oom();
+        /* credentials_dir is the sandbox's runtime directory. */
+        r = sandbox_ca_prepare(credentials_dir, sandbox_ca_system_bundles);
+        if (r < 0)
+                return r;
         r = sandbox_proxy_prepare(&s.proxy, s.event, s.bus, s.name, policy_path_of(spec, profile_policy));
         if (r < 0)
                 return r;

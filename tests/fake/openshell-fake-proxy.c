@@ -4,12 +4,15 @@
  * listening sockets systemd bound inside the sandbox's namespace, says READY=1, and for each
  * connection asks the supervisor's identify socket who the client is and sends the answer line back
  * to the client ("OK <pid> <exe> ..." or "ERR <reason>"), then closes. Accepts the real proxy's
- * options (--sandbox, --policy, --identify-socket); --policy must name a readable file. One connection
+ * options (--sandbox, --policy, --identify-socket, --tls-ca-cert, --tls-ca-key, --broker-socket);
+ * --policy, and the CA's certificate and key when given, must name readable files (it says how many
+ * bytes each has, for the tests to compare). One connection
  * at a time, blocking: a test tool, not a proxy. With --ask REQUEST it sends that request (a newline
  * is added), prints the answer and exits. */
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -71,15 +74,35 @@ static void serve(int listen_fd, const char *identify) {
         close(fd);
 }
 
+/* The size of FILE if this process can read it, else -1 with errno set. */
+static long readable_size(const char *path) {
+        char buf[4096];
+        long size = 0;
+        ssize_t n;
+        int fd;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -1;
+        while ((n = read(fd, buf, sizeof(buf))) > 0)
+                size += n;
+        close(fd);
+        return n < 0 ? -1 : size;
+}
+
 int main(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "sandbox", required_argument, NULL, 's' },
                 { "policy", required_argument, NULL, 'p' },
                 { "identify-socket", required_argument, NULL, 'i' },
                 { "ask", required_argument, NULL, 'a' },
+                { "tls-ca-cert", required_argument, NULL, 'c' },
+                { "tls-ca-key", required_argument, NULL, 'k' },
+                { "broker-socket", required_argument, NULL, 'b' },
                 {},
         };
-        const char *identify = NULL, *policy = NULL, *request = NULL;
+        const char *identify = NULL, *policy = NULL, *request = NULL, *ca_cert = NULL, *ca_key = NULL,
+                   *broker = NULL;
         struct pollfd fds[8];
         int n, c;
 
@@ -95,6 +118,15 @@ int main(int argc, char *argv[]) {
                         break;
                 case 'a':
                         request = optarg;
+                        break;
+                case 'c':
+                        ca_cert = optarg;
+                        break;
+                case 'k':
+                        ca_key = optarg;
+                        break;
+                case 'b':
+                        broker = optarg;
                         break;
                 default:
                         return 2;
@@ -116,6 +148,28 @@ int main(int argc, char *argv[]) {
                 fprintf(stderr, "cannot read the policy %s: %s\n", policy, strerror(errno));
                 return 1;
         }
+        if (!ca_cert != !ca_key) {
+                fprintf(stderr, "--tls-ca-cert and --tls-ca-key go together\n");
+                return 2;
+        }
+        if (ca_cert) {
+                long cert_size = readable_size(ca_cert), key_size;
+
+                if (cert_size < 0) {
+                        fprintf(stderr, "cannot read the CA certificate %s: %s\n", ca_cert, strerror(errno));
+                        return 1;
+                }
+                key_size = readable_size(ca_key);
+                if (key_size < 0) {
+                        fprintf(stderr, "cannot read the CA key %s: %s\n", ca_key, strerror(errno));
+                        return 1;
+                }
+                fprintf(stderr, "fake proxy TLS: CA certificate %ld bytes, CA key %ld bytes\n", cert_size,
+                        key_size);
+        }
+        if (broker)
+                fprintf(stderr, "fake proxy broker socket %s: %s\n", broker,
+                        access(broker, F_OK) == 0 ? "present" : "absent");
         n = sd_listen_fds(true);
         if (n <= 0 || n > (int) (sizeof(fds) / sizeof(fds[0]))) {
                 fprintf(stderr, "expected listening sockets from systemd, got %d\n", n);

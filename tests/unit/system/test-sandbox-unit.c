@@ -82,7 +82,8 @@ START_TEST(test_root_directory) {
 END_TEST
 
 /* With the sandbox's namespace: joined (PrivateNetwork= stays), the proxy started first, its variables
- * set before the spec's environment. Without it: none of that. */
+ * and the sandbox's CA (the folder and the variables of upstream's SPEC.md §2.5) set before the spec's
+ * environment. Without it: none of that. */
 START_TEST(test_netns) {
         _cleanup_strv_free_ char **l = NULL, **plain = NULL;
         SandboxUnitConfig c = config;
@@ -100,6 +101,13 @@ START_TEST(test_netns) {
                 "Environment=NO_PROXY=127.0.0.1,localhost,::1",
                 "Environment=no_proxy=127.0.0.1,localhost,::1",
                 "Environment=NODE_USE_ENV_PROXY=1",
+                "BindReadOnlyPaths=/run/openshell/sandboxes/demo/tls-public:/etc/openshell-tls",
+                "Environment=NODE_EXTRA_CA_CERTS=/etc/openshell-tls/openshell-ca.pem",
+                "Environment=DENO_CERT=/etc/openshell-tls/openshell-ca.pem",
+                "Environment=SSL_CERT_FILE=/etc/openshell-tls/ca-bundle.pem",
+                "Environment=REQUESTS_CA_BUNDLE=/etc/openshell-tls/ca-bundle.pem",
+                "Environment=CURL_CA_BUNDLE=/etc/openshell-tls/ca-bundle.pem",
+                "Environment=GIT_SSL_CAINFO=/etc/openshell-tls/ca-bundle.pem",
         };
 
         c.netns_path = SANDBOX_NETNS_DIR "/demo";
@@ -110,9 +118,6 @@ START_TEST(test_netns) {
         STRV_FOREACH(a, l)
                 ck_assert_msg(!startswith(*a, "After=") || streq(*a, "After=openshell-proxy@demo.service"), "%s", *a);
         ck_assert_str_eq(l[strv_length(l) - 1], "Environment=LOG_LEVEL=info");
-        /* no variable names a CA file (there is none yet) */
-        STRV_FOREACH(a, l)
-                ck_assert_msg(!strstr(*a, "CA_") && !strstr(*a, "CERT"), "%s", *a);
         STRV_FOREACH(a, l) {
                 _cleanup_free_ char *key = strndup(*a, strcspn(*a, "="));
                 ck_assert_msg(bus_unit_assignment_key_supported(key), "%s", key);
@@ -121,8 +126,36 @@ START_TEST(test_netns) {
         ck_assert_int_eq(sandbox_unit_assignments(&config, &plain), 0);
         STRV_FOREACH(a, plain)
                 ck_assert_msg(!strstr(*a, "NetworkNamespacePath=") && !strstr(*a, "openshell-proxy@") &&
-                                      !strstr(*a, "_PROXY") && !strstr(*a, "_proxy"),
+                                      !strstr(*a, "_PROXY") && !strstr(*a, "_proxy") &&
+                                      !strstr(*a, "openshell-tls") && !strstr(*a, "CERT") &&
+                                      !strstr(*a, "CA_"),
                               "%s", *a);
+}
+END_TEST
+
+/* The spec's environment comes after the CA's variables: a spec may name another bundle. With a root
+ * directory the CA's folder is bound the same way (the source is the host's, the destination below
+ * the root). */
+START_TEST(test_netns_ca_spec_and_root) {
+        _cleanup_strv_free_ char **l = NULL;
+        SandboxUnitConfig c = config;
+        size_t ours = SIZE_MAX, spec = SIZE_MAX, i = 0;
+
+        c.netns_path = SANDBOX_NETNS_DIR "/demo";
+        c.root_directory = "/run/openshell/sandboxes/demo/root";
+        c.environment = (char *[]) { (char *) "SSL_CERT_FILE=/sandbox/my-bundle.pem", NULL };
+        ck_assert_int_eq(sandbox_unit_assignments(&c, &l), 0);
+        ck_assert(strv_contains(
+                l, "BindReadOnlyPaths=/run/openshell/sandboxes/demo/tls-public:/etc/openshell-tls"));
+        STRV_FOREACH(a, l) {
+                if (streq(*a, "Environment=SSL_CERT_FILE=/etc/openshell-tls/ca-bundle.pem"))
+                        ours = i;
+                if (streq(*a, "Environment=SSL_CERT_FILE=/sandbox/my-bundle.pem"))
+                        spec = i;
+                i++;
+        }
+        ck_assert_uint_lt(ours, spec);
+        ck_assert_uint_ne(spec, SIZE_MAX);
 }
 END_TEST
 
@@ -173,6 +206,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_assignments);
         tcase_add_test(tc, test_root_directory);
         tcase_add_test(tc, test_netns);
+        tcase_add_test(tc, test_netns_ca_spec_and_root);
         tcase_add_test(tc, test_message);
         tcase_add_test(tc, test_invalid_name);
         suite_add_tcase(s, tc);
