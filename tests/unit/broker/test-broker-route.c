@@ -177,6 +177,42 @@ START_TEST(test_identity_proxy) {
 }
 END_TEST
 
+START_TEST(test_userdb_reply) {
+        uid_t uid = 7;
+
+        ck_assert_int_eq(broker_userdb_reply_parse("{\"parameters\":{\"record\":{\"userName\":\"openshell-proxy-demo\","
+                                                   "\"uid\":61234,\"gid\":61234,\"disposition\":\"dynamic\"},"
+                                                   "\"incomplete\":false}}",
+                                                   "openshell-proxy-demo", &uid),
+                         0);
+        ck_assert_uint_eq(uid, 61234);
+        uid = 7;
+        ck_assert_int_eq(broker_userdb_reply_parse(
+                                 "{\"error\":\"io.systemd.UserDatabase.NoRecordFound\",\"parameters\":{}}",
+                                 "openshell-proxy-demo", &uid),
+                         -ESRCH);
+        ck_assert_int_eq(broker_userdb_reply_parse("{\"error\":\"io.systemd.UserDatabase.BadService\"}", "u",
+                                                   &uid),
+                         -EIO);
+        /* Another name's record, a uid that is no uid, or garbage is never an answer. */
+        ck_assert_int_eq(broker_userdb_reply_parse(
+                                 "{\"parameters\":{\"record\":{\"userName\":\"other\",\"uid\":61234}}}",
+                                 "openshell-proxy-demo", &uid),
+                         -EBADMSG);
+        ck_assert_int_eq(broker_userdb_reply_parse("{\"parameters\":{\"record\":{\"userName\":\"u\",\"uid\":0}}}",
+                                                   "u", &uid),
+                         -EBADMSG);
+        ck_assert_int_eq(
+                broker_userdb_reply_parse("{\"parameters\":{\"record\":{\"userName\":\"u\",\"uid\":\"5\"}}}",
+                                          "u", &uid),
+                -EBADMSG);
+        ck_assert_int_eq(broker_userdb_reply_parse("{\"parameters\":{}}", "u", &uid), -EBADMSG);
+        ck_assert_int_eq(broker_userdb_reply_parse("not json", "u", &uid), -EBADMSG);
+        ck_assert_int_eq(broker_userdb_reply_parse("[1]", "u", &uid), -EBADMSG);
+        ck_assert_uint_eq(uid, 7);
+}
+END_TEST
+
 START_TEST(test_identity) {
         HttpParser p;
         char *id = (char *) "untouched";
@@ -880,6 +916,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_upstream_url);
         tcase_add_test(tc, test_identity);
         tcase_add_test(tc, test_identity_proxy);
+        tcase_add_test(tc, test_userdb_reply);
         tcase_add_test(tc, test_upstream_headers_openai);
         tcase_add_test(tc, test_upstream_headers_anthropic);
         tcase_add_test(tc, test_rewrite_model);
