@@ -23,7 +23,8 @@ cleanup() {
 trap cleanup EXIT
 cleanup_sandbox "$name"
 # The audit entries of this case only (other cases of the same boot call the broker too).
-cursor=$(journalctl -n 0 --show-cursor -q | sed -n 's/^-- cursor: //p')
+cursor=$(journalctl -n 1 --show-cursor -q -o cat | sed -n 's/^-- cursor: //p')
+[ -n "$cursor" ] || fail "journalctl printed no cursor"
 audit() { journalctl -o cat --after-cursor="$cursor" MESSAGE_ID="$BROKER_MESSAGE_ID" "$@"; }
 
 fake_gpu_start gpu26 18026 -m "$model" -t 12 --always-usage --record /run/openshell-it/record26

@@ -39,7 +39,8 @@ as_dynamic_user() {
         -H 'Content-Type: application/json' -w '\n%{http_code}\n' "$@"
 }
 # The audit entries of this case only (other cases of the same boot call the broker too).
-cursor=$(journalctl -n 0 --show-cursor -q | sed -n 's/^-- cursor: //p')
+cursor=$(journalctl -n 1 --show-cursor -q -o cat | sed -n 's/^-- cursor: //p')
+[ -n "$cursor" ] || fail "journalctl printed no cursor"
 entries() {     # entries FIELD=VALUE: how many of this case's audit entries of the broker carry it
     journalctl -o cat --after-cursor="$cursor" MESSAGE_ID="$BROKER_MESSAGE_ID" "$1" | wc -l
 }
