@@ -23,9 +23,8 @@ cleanup() {
 trap cleanup EXIT
 cleanup_sandbox "$name"
 # The audit entries of this case only (other cases of the same boot call the broker too).
-cursor=$(journalctl -n 1 --show-cursor -q -o cat | sed -n 's/^-- cursor: //p')
-[ -n "$cursor" ] || fail "journalctl printed no cursor"
-audit() { journalctl -o cat --after-cursor="$cursor" MESSAGE_ID="$BROKER_MESSAGE_ID" "$@"; }
+since=@$(date +%s)
+audit() { journalctl -o cat --since="$since" MESSAGE_ID="$BROKER_MESSAGE_ID" "$@"; }
 
 fake_gpu_start gpu26 18026 -m "$model" -t 12 --always-usage --record /run/openshell-it/record26
 broker_provider it26 openai "http://127.0.0.1:18026/v1"
@@ -118,13 +117,13 @@ fi
 # spoofed name; the proxy's entries say inspect_for_inference for the same sandbox.
 sandbox_audited() { [ -n "$(audit OPENSHELL_SANDBOX="$name")" ]; }
 wait_until 10 sandbox_audited
-journalctl -o verbose --after-cursor="$cursor" MESSAGE_ID="$BROKER_MESSAGE_ID" OPENSHELL_SANDBOX="$name" |
+journalctl -o verbose --since="$since" MESSAGE_ID="$BROKER_MESSAGE_ID" OPENSHELL_SANDBOX="$name" |
     grep OPENSHELL_ | tail -n 14
 assert_eq "$(audit OPENSHELL_SANDBOX=spoofed | wc -l)" 0 "entries for the spoofed name"
-callers=$(journalctl -o verbose --after-cursor="$cursor" MESSAGE_ID="$BROKER_MESSAGE_ID" |
+callers=$(journalctl -o verbose --since="$since" MESSAGE_ID="$BROKER_MESSAGE_ID" |
     sed -n 's/^ *OPENSHELL_SANDBOX=//p' | sort -u)
 assert_eq "$callers" "$name" "the callers of every request the broker saw"
 proxy_audited() {
-    [ -n "$(journalctl -o cat --after-cursor="$cursor" OPENSHELL_SANDBOX="$name" OPENSHELL_DECISION=inspect_for_inference)" ]
+    [ -n "$(journalctl -o cat --since="$since" OPENSHELL_SANDBOX="$name" OPENSHELL_DECISION=inspect_for_inference)" ]
 }
 wait_until 10 proxy_audited

@@ -24,6 +24,9 @@ broker_provider it openai "http://127.0.0.1:18070/v1"
 broker_route it trust-model
 systemctl start openshell-broker.socket
 
+# A sandbox name of this run only, so that the journal holds no earlier entry of it (other cases of
+# the same boot call the broker too).
+demo=d$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
 body='{"model":"x","messages":[{"role":"user","content":"hi"}]}'
 n=0
 # as_dynamic_user USER CURL-ARGS...: curl through the broker's socket as the dynamic user USER of a
@@ -38,20 +41,17 @@ as_dynamic_user() {
         sh -c 'id -u; exec "$@"' sh curl -sS --max-time 30 --unix-socket "$BROKER_SOCK" \
         -H 'Content-Type: application/json' -w '\n%{http_code}\n' "$@"
 }
-# The audit entries of this case only (other cases of the same boot call the broker too).
-cursor=$(journalctl -n 1 --show-cursor -q -o cat | sed -n 's/^-- cursor: //p')
-[ -n "$cursor" ] || fail "journalctl printed no cursor"
-entries() {     # entries FIELD=VALUE: how many of this case's audit entries of the broker carry it
-    journalctl -o cat --after-cursor="$cursor" MESSAGE_ID="$BROKER_MESSAGE_ID" "$1" | wc -l
+entries() {     # entries FIELD=VALUE: how many audit entries of the broker carry it
+    journalctl -o cat MESSAGE_ID="$BROKER_MESSAGE_ID" "$1" | wc -l
 }
 audited() { [ "$(entries "$1")" -gt 0 ]; }
 
 # The proxy of demo speaks for demo.
-out=$(as_dynamic_user openshell-proxy-demo -H 'X-OpenShell-Sandbox: demo' -d "$body" \
+out=$(as_dynamic_user "openshell-proxy-$demo" -H "X-OpenShell-Sandbox: $demo" -d "$body" \
         http://inference.local/v1/chat/completions)
 assert_eq "$(tail -n 1 <<<"$out")" 200 "demo's proxy user"
-wait_until 10 audited OPENSHELL_SANDBOX=demo
-assert_eq "$(entries OPENSHELL_SANDBOX=demo)" 1 "demo's request attributed to demo"
+wait_until 10 audited "OPENSHELL_SANDBOX=$demo"
+assert_eq "$(entries "OPENSHELL_SANDBOX=$demo")" 1 "demo's request attributed to demo"
 
 # A long name's proxy has the hashed user name (sandbox_proxy_user_name(), tested in unit tests).
 long=egress-with-a-rather-long-name
@@ -61,7 +61,7 @@ assert_eq "$(tail -n 1 <<<"$out")" 200 "long name's proxy user"
 wait_until 10 audited "OPENSHELL_SANDBOX=$long"
 
 # Another sandbox's proxy cannot speak for demo: ignored, attributed to its uid.
-out=$(as_dynamic_user openshell-proxy-other -H 'X-OpenShell-Sandbox: demo' -d "$body" \
+out=$(as_dynamic_user openshell-proxy-other -H "X-OpenShell-Sandbox: $demo" -d "$body" \
         http://inference.local/v1/chat/completions)
 assert_eq "$(tail -n 1 <<<"$out")" 200 "other's proxy user"
 other_uid=$(head -n 1 <<<"$out")
@@ -70,14 +70,14 @@ wait_until 10 audited "OPENSHELL_SANDBOX=host:$other_uid"
 
 # Nor can a plain member of the socket's group.
 useradd --system --no-create-home --groups openshell-inference ituser-trust
-out=$(runuser -u ituser-trust -- curl -sS --unix-socket "$BROKER_SOCK" -H 'X-OpenShell-Sandbox: demo' \
+out=$(runuser -u ituser-trust -- curl -sS --unix-socket "$BROKER_SOCK" -H "X-OpenShell-Sandbox: $demo" \
         -w '\n%{http_code}\n' -d "$body" http://inference.local/v1/chat/completions)
 assert_eq "$(tail -n 1 <<<"$out")" 200 "group member"
 wait_until 10 audited "OPENSHELL_SANDBOX=host:$(id -u ituser-trust)"
-assert_eq "$(entries OPENSHELL_SANDBOX=demo)" 1 "still only demo's own request attributed to demo"
+assert_eq "$(entries "OPENSHELL_SANDBOX=$demo")" 1 "still only demo's own request attributed to demo"
 
 # The trusted proxy sending the header twice is refused.
-out=$(as_dynamic_user openshell-proxy-demo -H 'X-OpenShell-Sandbox: demo' -H 'X-OpenShell-Sandbox: other' \
+out=$(as_dynamic_user "openshell-proxy-$demo" -H "X-OpenShell-Sandbox: $demo" -H 'X-OpenShell-Sandbox: other' \
         -d "$body" http://inference.local/v1/chat/completions)
 assert_eq "$(tail -n 1 <<<"$out")" 400 "duplicate header from demo's proxy"
 assert_eq "$(sed -n 2p <<<"$out")" '{"error":"invalid X-OpenShell-Sandbox header"}' "400 body"
@@ -85,7 +85,7 @@ assert_eq "$(sed -n 2p <<<"$out")" '{"error":"invalid X-OpenShell-Sandbox header
 # Upstream's errors reach the proxy as bodies, at once (curl's --max-time 30 would fail otherwise):
 # the backend down (connection refused)...
 systemctl stop openshell-it-it-gpu.service
-out=$(as_dynamic_user openshell-proxy-demo -H 'X-OpenShell-Sandbox: demo' -d "$body" \
+out=$(as_dynamic_user "openshell-proxy-$demo" -H "X-OpenShell-Sandbox: $demo" -d "$body" \
         http://inference.local/v1/chat/completions)
 assert_eq "$(tail -n 1 <<<"$out")" 503 "backend down"
 assert_eq "$(sed -n 2p <<<"$out")" '{"error":"inference service unavailable"}' "503 body"
@@ -93,7 +93,7 @@ assert_eq "$(sed -n 2p <<<"$out")" '{"error":"inference service unavailable"}' "
 rm /etc/openshell/inference.yaml
 systemctl reload openshell-broker.service
 wait_until 10 bash -c "curl -s --unix-socket $BROKER_SOCK -d '{}' http://inference.local/v1/chat/completions | grep -q 'no inference route configured'"
-out=$(as_dynamic_user openshell-proxy-demo -H 'X-OpenShell-Sandbox: demo' -d "$body" \
+out=$(as_dynamic_user "openshell-proxy-$demo" -H "X-OpenShell-Sandbox: $demo" -d "$body" \
         http://inference.local/v1/chat/completions)
 assert_eq "$(tail -n 1 <<<"$out")" 400 "no route"
 assert_eq "$(sed -n 2p <<<"$out")" '{"error":"no inference route configured"}' "400 body"
