@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <inttypes.h>
 #include <string.h>
 
 #include "sandbox-name.h"
@@ -70,4 +71,21 @@ int sandbox_slice_unit(const char *name, char **ret) {
         }
         *p = 0;
         return asprintf_safe(ret, "openshell-%s.slice", escaped);
+}
+
+int sandbox_proxy_user_name(const char *name, char **ret) {
+        static const char prefix[] = "openshell-proxy-";
+        uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a: stable across builds and machines */
+        int r;
+
+        if (!sandbox_name_is_valid(name))
+                return -EINVAL;
+        if (strlen(prefix) + strlen(name) <= SANDBOX_PROXY_USER_MAX) {
+                r = asprintf_safe(ret, "%s%s", prefix, name);
+                return r < 0 ? r : 0;
+        }
+        for (const unsigned char *c = (const unsigned char *) name; *c; c++)
+                h = (h ^ *c) * 0x100000001b3ULL;
+        r = asprintf_safe(ret, "openshell-prox_%016" PRIx64, h);
+        return r < 0 ? r : 1;
 }

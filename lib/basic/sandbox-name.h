@@ -22,6 +22,13 @@ int sandbox_policy_copy_path(const char *name, char **ret);
 /* openshell-NAME.slice below openshell.slice; '-' in NAME is escaped ("\x2d"), since a dash in a
  * slice name means one level deeper. */
 int sandbox_slice_unit(const char *name, char **ret);
+/* The dynamic user of openshell-proxy@NAME.service: "openshell-proxy-NAME" when that fits in
+ * systemd's 31 characters (returns 0: the unit's own User= says so), else "openshell-prox_" and 16
+ * hex digits of a hash of NAME (returns 1: a drop-in must say so). The '_' keeps the two forms apart.
+ * The supervisor's namespace tool writes that drop-in; the broker looks the user up to trust the
+ * proxy of sandbox NAME (services/broker/README.md). */
+#define SANDBOX_PROXY_USER_MAX 31
+int sandbox_proxy_user_name(const char *name, char **ret);
 
 #define SANDBOX_SPEC_DIR "/etc/openshell/sandboxes"
 #define SANDBOX_STATE_DIR "/var/lib/openshell/sandboxes"

@@ -190,7 +190,8 @@ int request_start(Connection *c) {
                 return k;
         c->request = r;
 
-        k = broker_caller_identity(c->have_uid, c->uid, req, &r->identity, &r->is_sandbox);
+        k = broker_caller_identity(c->have_uid, c->uid, req, broker_user_lookup_dynamic, &r->identity,
+                                   &r->is_sandbox);
         if (k == -EBADMSG)
                 return request_refuse(r, 400, "invalid X-OpenShell-Sandbox header");
         if (k < 0)

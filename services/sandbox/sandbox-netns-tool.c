@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* openshell-sandbox-netns create|remove NAME: the sandbox's network namespace (sandbox-netns.h), and
- * for a long NAME the drop-in naming its proxy's user (sandbox_proxy_user()).
+ * for a long NAME the drop-in naming its proxy's user (sandbox_proxy_user_name(), sandbox-name.h).
  *
  * Run by openshell-sandbox@NAME.service as ExecStartPre=+ and ExecStopPost=+, i.e. in PID 1's mount
  * namespace, where the bind mount must be for systemd to open it (NetworkNamespacePath=). create
@@ -33,7 +33,7 @@ static int write_proxy_user_dropin(const char *name, bool remove) {
         _cleanup_free_ char *user = NULL, *dir = NULL, *path = NULL, *text = NULL;
         int r;
 
-        r = sandbox_proxy_user(name, &user);
+        r = sandbox_proxy_user_name(name, &user);
         if (r < 0)
                 return r;
         if (asprintf_safe(&dir, "/run/systemd/system/openshell-proxy@%s.service.d", name) < 0 ||

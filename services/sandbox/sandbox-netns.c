@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <net/if.h>
@@ -190,23 +189,4 @@ int netns_open_tcp_tables(int netns_fd, int *ret_tcp, int *ret_tcp6) {
         *ret_tcp = fds[0];
         *ret_tcp6 = n == 2 ? fds[1] : -EBADF;
         return 0;
-}
-
-int sandbox_proxy_user(const char *name, char **ret) {
-        static const char prefix[] = "openshell-proxy-";
-        uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a: stable across builds and machines */
-        char *s;
-
-        if (strlen(prefix) + strlen(name) <= 31) {
-                if (asprintf(&s, "%s%s", prefix, name) < 0)
-                        return -ENOMEM;
-                *ret = s;
-                return 0;
-        }
-        for (const unsigned char *c = (const unsigned char *) name; *c; c++)
-                h = (h ^ *c) * 0x100000001b3ULL;
-        if (asprintf(&s, "openshell-prox_%016" PRIx64, h) < 0)
-                return -ENOMEM;
-        *ret = s;
-        return 1;
 }

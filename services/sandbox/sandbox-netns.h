@@ -27,8 +27,3 @@ int netns_loopback_up(void);
  * that joins it (the files keep showing that namespace for as long as they are open; read them again
  * from offset 0 for the current table). ret_tcp6 is -EBADF when the kernel has no IPv6. */
 int netns_open_tcp_tables(int netns_fd, int *ret_tcp, int *ret_tcp6);
-
-/* The proxy's dynamic user for sandbox NAME: "openshell-proxy-NAME" when that fits in systemd's 31
- * characters (returns 0: the unit's own User= says so), else "openshell-prox_" and 16 hex digits of a
- * hash of NAME (returns 1: a drop-in must say so). The '_' keeps the two forms apart. */
-int sandbox_proxy_user(const char *name, char **ret);

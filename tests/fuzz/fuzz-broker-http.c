@@ -13,6 +13,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Every proxy user exists with uid 1000: the peer below is trusted for whatever name it sends. */
+static int fuzz_lookup(const char *user, uid_t *ret_uid) {
+        (void) user;
+        *ret_uid = 1000;
+        return 0;
+}
+
 static int run(const char *data, size_t size, size_t step, HttpParser *p) {
         size_t off = 0;
         int r = 0;
@@ -44,7 +51,9 @@ static int run(const char *data, size_t size, size_t step, HttpParser *p) {
                 if (!p->req.method || !p->req.path || p->req.path[0] != '/')
                         abort();
                 (void) inference_classify(p->req.method, p->req.path, &proto);
-                if (broker_caller_identity(true, 0, &p->req, &id, &sb) == 0)
+                if (broker_caller_identity(true, 0, &p->req, NULL, &id, &sb) == 0)
+                        free(id);
+                if (broker_caller_identity(true, 1000, &p->req, fuzz_lookup, &id, &sb) == 0)
                         free(id);
         }
         return r;

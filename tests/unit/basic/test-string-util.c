@@ -101,6 +101,29 @@ START_TEST(test_sandbox_name) {
 }
 END_TEST
 
+START_TEST(test_proxy_user_name) {
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL;
+
+        ck_assert_int_eq(sandbox_proxy_user_name("demo", &a), 0);
+        ck_assert_str_eq(a, "openshell-proxy-demo");
+        ck_assert_int_eq(sandbox_proxy_user_name("a-name-of-fifteen", &b), 1); /* 16 + 17 > 31 */
+        ck_assert_uint_eq(strlen(b), 31);
+        ck_assert(startswith(b, "openshell-prox_"));
+        free(b);
+        ck_assert_int_eq(sandbox_proxy_user_name("egress-with-a-rather-long-name", &b), 1);
+        /* FNV-1a 64 of the name (checked against an independent implementation): stable, so a unit
+         * loaded earlier has the same user. */
+        ck_assert_str_eq(b, "openshell-prox_01be46c9b8906cfb");
+        ck_assert_int_eq(sandbox_proxy_user_name("fifteen-chars15", &c), 0);
+        ck_assert_str_eq(c, "openshell-proxy-fifteen-chars15");
+        free(c);
+        c = NULL;
+        /* A name no unit could have is refused rather than hashed. */
+        ck_assert_int_eq(sandbox_proxy_user_name("../x", &c), -EINVAL);
+        ck_assert_ptr_null(c);
+}
+END_TEST
+
 static Suite *suite(void) {
         Suite *s = suite_create("string-util");
         TCase *tc = tcase_create("core");
@@ -109,6 +132,7 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_distance_and_suggest);
         tcase_add_test(tc, test_prefix_suffix_cc);
         tcase_add_test(tc, test_sandbox_name);
+        tcase_add_test(tc, test_proxy_user_name);
         suite_add_tcase(s, tc);
         return s;
 }

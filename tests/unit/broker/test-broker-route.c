@@ -84,6 +84,135 @@ START_TEST(test_upstream_url) {
 }
 END_TEST
 
+/* The users nss-systemd would show while the proxies of sandboxes "demo", "other" and a long-named one
+ * run; "broken" stands for a failing lookup. Counts calls, so a test can see none was made. */
+static unsigned n_lookups;
+static int fake_lookup(const char *user, uid_t *ret_uid) {
+        static const struct {
+                const char *user;
+                uid_t uid;
+        } users[] = {
+                { "openshell-proxy-demo", 61000 },
+                { "openshell-proxy-other", 61001 },
+                { "openshell-prox_01be46c9b8906cfb", 61002 }, /* egress-with-a-rather-long-name */
+        };
+
+        n_lookups++;
+        if (streq(user, "openshell-proxy-broken"))
+                return -EIO;
+        for (size_t i = 0; i < ELEMENTSOF(users); i++)
+                if (streq(users[i].user, user)) {
+                        *ret_uid = users[i].uid;
+                        return 0;
+                }
+        return -ESRCH;
+}
+
+static void check_identity(const char *request, uid_t peer, const char *want, bool want_sandbox) {
+        HttpParser p;
+        char *id = NULL;
+        bool sb = !want_sandbox;
+
+        parse_request(&p, request);
+        ck_assert_int_eq(broker_caller_identity(true, peer, &p.req, fake_lookup, &id, &sb), 0);
+        ck_assert_str_eq(id, want);
+        ck_assert(sb == want_sandbox);
+        free(id);
+        http_parser_done(&p);
+}
+
+START_TEST(test_identity_proxy) {
+        HttpParser p;
+        char *id = (char *) "untouched";
+        bool sb = false;
+
+        /* The proxy of sandbox demo (the uid of its dynamic user) speaks for demo... */
+        n_lookups = 0;
+        check_identity("POST /v1/responses HTTP/1.1\r\nHost: inference.local\r\nX-OpenShell-Sandbox: demo\r\n\r\n",
+                       61000, "demo", true);
+        ck_assert_uint_eq(n_lookups, 1);
+        check_identity("GET / HTTP/1.1\r\nHost: x\r\nX-OpenShell-Sandbox: egress-with-a-rather-long-name\r\n\r\n",
+                       61002, "egress-with-a-rather-long-name", true);
+        /* ... and for no other sandbox, whose user has another uid or does not exist (its proxy is not
+         * running), nor can a plain user or a failing lookup make a caller a sandbox. */
+        check_identity("GET / HTTP/1.1\r\nHost: x\r\nX-OpenShell-Sandbox: other\r\n\r\n", 61000,
+                       "host:61000", false);
+        check_identity("GET / HTTP/1.1\r\nHost: x\r\nX-OpenShell-Sandbox: gone\r\n\r\n", 61000, "host:61000",
+                       false);
+        check_identity("GET / HTTP/1.1\r\nHost: x\r\nX-OpenShell-Sandbox: demo\r\n\r\n", 1000, "host:1000",
+                       false);
+        check_identity("GET / HTTP/1.1\r\nHost: x\r\nX-OpenShell-Sandbox: broken\r\n\r\n", 61000,
+                       "host:61000", false);
+        /* An invalid name is ignored before any lookup: it names no unit. */
+        n_lookups = 0;
+        check_identity("GET / HTTP/1.1\r\nHost: x\r\nX-OpenShell-Sandbox: ../demo\r\n\r\n", 61000,
+                       "host:61000", false);
+        check_identity("GET / HTTP/1.1\r\nHost: x\r\nX-OpenShell-Sandbox:\r\n\r\n", 61000, "host:61000",
+                       false);
+        ck_assert_uint_eq(n_lookups, 0);
+        /* No lookup without the header, nor for root. */
+        check_identity("GET / HTTP/1.1\r\nHost: x\r\n\r\n", 61000, "host:61000", false);
+        check_identity("GET / HTTP/1.1\r\nHost: x\r\nX-OpenShell-Sandbox: demo\r\n\r\n", 0, "demo", true);
+        ck_assert_uint_eq(n_lookups, 0);
+
+        /* The trusted proxy sending the header twice is refused, as root would be... */
+        parse_request(
+                &p,
+                "GET / HTTP/1.1\r\nHost: x\r\nX-OpenShell-Sandbox: demo\r\nX-OpenShell-Sandbox: other\r\n\r\n");
+        ck_assert_int_eq(broker_caller_identity(true, 61000, &p.req, fake_lookup, &id, &sb), -EBADMSG);
+        ck_assert_str_eq(id, "untouched");
+        /* ... while another peer's pair is just ignored, and the second value never counts. */
+        ck_assert_int_eq(broker_caller_identity(true, 61001, &p.req, fake_lookup, &id, &sb), 0);
+        ck_assert_str_eq(id, "host:61001");
+        ck_assert(!sb);
+        free(id);
+        /* Without a lookup (the TCP listener, the fuzzer), only root counts. */
+        ck_assert_int_eq(broker_caller_identity(true, 61000, &p.req, NULL, &id, &sb), 0);
+        ck_assert_str_eq(id, "host:61000");
+        free(id);
+        ck_assert_int_eq(broker_caller_identity(false, 61000, &p.req, fake_lookup, &id, &sb), 0);
+        ck_assert_str_eq(id, "host:tcp");
+        free(id);
+        http_parser_done(&p);
+}
+END_TEST
+
+START_TEST(test_userdb_reply) {
+        uid_t uid = 7;
+
+        ck_assert_int_eq(broker_userdb_reply_parse("{\"parameters\":{\"record\":{\"userName\":\"openshell-proxy-demo\","
+                                                   "\"uid\":61234,\"gid\":61234,\"disposition\":\"dynamic\"},"
+                                                   "\"incomplete\":false}}",
+                                                   "openshell-proxy-demo", &uid),
+                         0);
+        ck_assert_uint_eq(uid, 61234);
+        uid = 7;
+        ck_assert_int_eq(broker_userdb_reply_parse(
+                                 "{\"error\":\"io.systemd.UserDatabase.NoRecordFound\",\"parameters\":{}}",
+                                 "openshell-proxy-demo", &uid),
+                         -ESRCH);
+        ck_assert_int_eq(broker_userdb_reply_parse("{\"error\":\"io.systemd.UserDatabase.BadService\"}", "u",
+                                                   &uid),
+                         -EIO);
+        /* Another name's record, a uid that is no uid, or garbage is never an answer. */
+        ck_assert_int_eq(broker_userdb_reply_parse(
+                                 "{\"parameters\":{\"record\":{\"userName\":\"other\",\"uid\":61234}}}",
+                                 "openshell-proxy-demo", &uid),
+                         -EBADMSG);
+        ck_assert_int_eq(broker_userdb_reply_parse("{\"parameters\":{\"record\":{\"userName\":\"u\",\"uid\":0}}}",
+                                                   "u", &uid),
+                         -EBADMSG);
+        ck_assert_int_eq(
+                broker_userdb_reply_parse("{\"parameters\":{\"record\":{\"userName\":\"u\",\"uid\":\"5\"}}}",
+                                          "u", &uid),
+                -EBADMSG);
+        ck_assert_int_eq(broker_userdb_reply_parse("{\"parameters\":{}}", "u", &uid), -EBADMSG);
+        ck_assert_int_eq(broker_userdb_reply_parse("not json", "u", &uid), -EBADMSG);
+        ck_assert_int_eq(broker_userdb_reply_parse("[1]", "u", &uid), -EBADMSG);
+        ck_assert_uint_eq(uid, 7);
+}
+END_TEST
+
 START_TEST(test_identity) {
         HttpParser p;
         char *id = (char *) "untouched";
@@ -91,19 +220,19 @@ START_TEST(test_identity) {
 
         /* A supervisor (uid 0 on the unix socket) names the sandbox. */
         parse_request(&p, "GET / HTTP/1.1\r\nHost: x\r\nX-OpenShell-Sandbox: demo-1\r\n\r\n");
-        ck_assert_int_eq(broker_caller_identity(true, 0, &p.req, &id, &sb), 0);
+        ck_assert_int_eq(broker_caller_identity(true, 0, &p.req, NULL, &id, &sb), 0);
         ck_assert_str_eq(id, "demo-1");
         ck_assert(sb);
         free(id);
 
         /* Anyone else's header is ignored: the caller is the host user. */
-        ck_assert_int_eq(broker_caller_identity(true, 1000, &p.req, &id, &sb), 0);
+        ck_assert_int_eq(broker_caller_identity(true, 1000, &p.req, fake_lookup, &id, &sb), 0);
         ck_assert_str_eq(id, "host:1000");
         ck_assert(!sb);
         free(id);
 
         /* No peer credentials (TCP listener): never trusted. */
-        ck_assert_int_eq(broker_caller_identity(false, 0, &p.req, &id, &sb), 0);
+        ck_assert_int_eq(broker_caller_identity(false, 0, &p.req, fake_lookup, &id, &sb), 0);
         ck_assert_str_eq(id, "host:tcp");
         ck_assert(!sb);
         free(id);
@@ -111,7 +240,7 @@ START_TEST(test_identity) {
 
         /* Root without the header is a host caller. */
         parse_request(&p, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-        ck_assert_int_eq(broker_caller_identity(true, 0, &p.req, &id, &sb), 0);
+        ck_assert_int_eq(broker_caller_identity(true, 0, &p.req, NULL, &id, &sb), 0);
         ck_assert_str_eq(id, "host:0");
         free(id);
         http_parser_done(&p);
@@ -119,21 +248,21 @@ START_TEST(test_identity) {
         /* A supervisor sending a bad or repeated name is refused, output untouched. */
         id = (char *) "untouched";
         parse_request(&p, "GET / HTTP/1.1\r\nHost: x\r\nX-OpenShell-Sandbox: ../etc\r\n\r\n");
-        ck_assert_int_eq(broker_caller_identity(true, 0, &p.req, &id, &sb), -EBADMSG);
+        ck_assert_int_eq(broker_caller_identity(true, 0, &p.req, NULL, &id, &sb), -EBADMSG);
         ck_assert_str_eq(id, "untouched");
         /* ... while from a non-root peer the same header is just ignored. */
-        ck_assert_int_eq(broker_caller_identity(true, 1000, &p.req, &id, &sb), 0);
+        ck_assert_int_eq(broker_caller_identity(true, 1000, &p.req, fake_lookup, &id, &sb), 0);
         ck_assert_str_eq(id, "host:1000");
         free(id);
         http_parser_done(&p);
 
         id = (char *) "untouched";
         parse_request(&p, "GET / HTTP/1.1\r\nHost: x\r\nX-OpenShell-Sandbox: a\r\nx-openshell-sandbox: b\r\n\r\n");
-        ck_assert_int_eq(broker_caller_identity(true, 0, &p.req, &id, &sb), -EBADMSG);
+        ck_assert_int_eq(broker_caller_identity(true, 0, &p.req, NULL, &id, &sb), -EBADMSG);
         http_parser_done(&p);
 
         parse_request(&p, "GET / HTTP/1.1\r\nHost: x\r\nX-OpenShell-Sandbox:\r\n\r\n");
-        ck_assert_int_eq(broker_caller_identity(true, 0, &p.req, &id, &sb), -EBADMSG);
+        ck_assert_int_eq(broker_caller_identity(true, 0, &p.req, NULL, &id, &sb), -EBADMSG);
         http_parser_done(&p);
 }
 END_TEST
@@ -786,6 +915,8 @@ static Suite *suite(void) {
         tcase_add_test(tc, test_provider_supports);
         tcase_add_test(tc, test_upstream_url);
         tcase_add_test(tc, test_identity);
+        tcase_add_test(tc, test_identity_proxy);
+        tcase_add_test(tc, test_userdb_reply);
         tcase_add_test(tc, test_upstream_headers_openai);
         tcase_add_test(tc, test_upstream_headers_anthropic);
         tcase_add_test(tc, test_rewrite_model);

@@ -188,24 +188,6 @@ START_TEST(test_format) {
 }
 END_TEST
 
-START_TEST(test_proxy_user) {
-        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL;
-
-        ck_assert_int_eq(sandbox_proxy_user("demo", &a), 0);
-        ck_assert_str_eq(a, "openshell-proxy-demo");
-        ck_assert_int_eq(sandbox_proxy_user("a-name-of-fifteen", &b), 1); /* 16 + 17 > 31 */
-        ck_assert_uint_eq(strlen(b), 31);
-        ck_assert(startswith(b, "openshell-prox_"));
-        free(b);
-        ck_assert_int_eq(sandbox_proxy_user("egress-with-a-rather-long-name", &b), 1);
-        /* FNV-1a 64 of the name (checked against an independent implementation): stable, so a unit
-         * loaded earlier has the same user. */
-        ck_assert_str_eq(b, "openshell-prox_01be46c9b8906cfb");
-        ck_assert_int_eq(sandbox_proxy_user("fifteen-chars15", &c), 0);
-        ck_assert_str_eq(c, "openshell-proxy-fifteen-chars15");
-}
-END_TEST
-
 /* A live lookup in this process's own namespace: a loopback connection whose client end we own. */
 typedef struct Live {
         int listener, client, server;
@@ -426,7 +408,6 @@ int main(void) {
         tcase_add_test(tc, test_proc_net_tcp);
         tcase_add_test(tc, test_small_parsers);
         tcase_add_test(tc, test_format);
-        tcase_add_test(tc, test_proxy_user);
         tcase_add_test(tc, test_live_lookup);
         tcase_add_test(tc, test_live_ambiguous);
         tcase_add_test(tc, test_netns);
