@@ -28,6 +28,8 @@ import threading
 import time
 import traceback
 
+from proxy_netns import in_two_namespaces, run
+
 WAIT = 20  # upper bound for anything that must happen; never a pass/fail criterion by itself
 HOST_ADDR, UP_ADDR = "10.231.0.1", "10.231.0.2"
 
@@ -77,6 +79,7 @@ network_policies:
 # through SSL_CERT_FILE), 8444 with a self-signed one nobody trusts.
 TLS_UPSTREAM = r'''
 import http.server, ssl, sys, threading
+
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def log_message(self, *a): pass
@@ -152,40 +155,8 @@ srv.serve_forever()
 '''
 
 
-def run(*args, check=True):
-    return subprocess.run(args, check=check, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
 def outer(proxy):
-    if os.geteuid() != 0:
-        print("SKIP: needs root to create network namespaces")
-        return 77
-    for tool in ("ip", "systemd-socket-activate"):
-        if not shutil.which(tool):
-            print("SKIP: %s is not installed" % tool)
-            return 77
-    tag = "osp%d" % os.getpid()
-    ns_proxy, ns_up = tag + "p", tag + "u"
-    try:
-        try:
-            run("ip", "netns", "add", ns_proxy)
-            run("ip", "netns", "add", ns_up)
-        except subprocess.CalledProcessError as e:
-            print("SKIP: cannot create network namespaces: %s" % e.stderr.strip())
-            return 77
-        run("ip", "-n", ns_proxy, "link", "add", tag + "a", "type", "veth", "peer", "name", tag + "b",
-            "netns", ns_up)
-        run("ip", "-n", ns_proxy, "addr", "add", HOST_ADDR + "/24", "dev", tag + "a")
-        run("ip", "-n", ns_up, "addr", "add", UP_ADDR + "/24", "dev", tag + "b")
-        for ns, dev in ((ns_proxy, tag + "a"), (ns_up, tag + "b")):
-            run("ip", "-n", ns, "link", "set", dev, "up")
-            run("ip", "-n", ns, "link", "set", "lo", "up")
-        r = subprocess.run(["ip", "netns", "exec", ns_proxy, sys.executable, os.path.abspath(__file__),
-                            "--inner", proxy, ns_up, tag])
-        return r.returncode
-    finally:
-        run("ip", "netns", "del", ns_up, check=False)
-        run("ip", "netns", "del", ns_proxy, check=False)
+    return in_two_namespaces(os.path.abspath(__file__), proxy, "osp", HOST_ADDR, UP_ADDR)
 
 
 class Identify:
