@@ -2198,9 +2198,11 @@ static void proxy_redecide_connections(Proxy *p) {
                                 reason = strdup("the endpoint is now L7-inspected; an open raw tunnel cannot "
                                                 "be inspected mid-stream");
                         else if (!c->forward && !inspect &&
-                                 (e->protocol == POLICY_PROTOCOL_REST || e->protocol == POLICY_PROTOCOL_WEBSOCKET) &&
+                                 (e->protocol == POLICY_PROTOCOL_REST ||
+                                  e->protocol == POLICY_PROTOCOL_WEBSOCKET) &&
                                  e->enforcement == POLICY_ENFORCEMENT_ENFORCE)
-                                reason = strdup("the endpoint cannot be inspected here; enforce mode refuses it");
+                                reason = strdup(
+                                        "the endpoint cannot be inspected here; enforce mode refuses it");
                         /* The address dialled must pass the new endpoint's allowed_ips as well. */
                         else if (!addr || proxy_address_check(e, c->host, family, addr, &reason) >= 0) {
                                 char *rule = strdup(m.rule);
