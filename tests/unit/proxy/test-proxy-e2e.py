@@ -304,10 +304,10 @@ class FakeJournal:
             self.entries.append(e)
 
 
-def connect_tls(target, cafile, server_hostname):
-    """CONNECT target through the proxy, then TLS trusting only cafile; (ssl socket, None) or
-    (None, (status, body)) when the CONNECT is refused."""
-    s = connect_proxy()
+def connect_tls(target, cafile, server_hostname, port=3128):
+    """CONNECT target through the proxy (on port), then TLS trusting only cafile; (ssl socket, None)
+    or (None, (status, body)) when the CONNECT is refused."""
+    s = connect_proxy(port)
     s.sendall(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (target.encode(), target.encode()))
     st, _, body, rest = read_response(s)
     if st != 200:
@@ -317,8 +317,8 @@ def connect_tls(target, cafile, server_hostname):
     return ctx.wrap_socket(s, server_hostname=server_hostname), None
 
 
-def connect_proxy():
-    s = socket.create_connection(("127.0.0.1", 3128), timeout=WAIT)
+def connect_proxy(port=3128):
+    s = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
     return s
 
 
@@ -787,9 +787,12 @@ def inner(proxy, ns_up, tag):
         policy2 = os.path.join(tmp, "policy2.yaml")
         with open(policy2, "w") as f:
             f.write(POLICY)
-        px2 = subprocess.Popen(["systemd-socket-activate", "-l", "127.0.0.1:3129", proxy, "--sandbox", sandbox,
-                                "--policy", policy2, "--identify-socket", os.path.join(tmp, "identify.sock"),
-                                "--idle-timeout", "600"],
+        sandbox2 = sandbox + "r"  # its entries apart from the first proxy's
+        argv2 = ["systemd-socket-activate", "-l", "127.0.0.1:3129",
+                 "-E", "SSL_CERT_FILE=" + certs("upca.pem"), proxy, "--sandbox", sandbox2,
+                 "--policy", policy2, "--identify-socket", os.path.join(tmp, "identify.sock"),
+                 "--idle-timeout", "600", "--tls-ca-cert", certs("ca.pem"), "--tls-ca-key", certs("ca-key.pem")]
+        px2 = subprocess.Popen(journal.wrap(argv2) if journal else argv2,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         procs.append(px2)
         px2_lines = []
@@ -818,11 +821,21 @@ def inner(proxy, ns_up, tag):
         kept, st_kept = tunnel2(8080)
         dropped, st_dropped = tunnel2(9000)
         check("reload: both tunnels open", st_kept == 200 and st_dropped == 200, repr((st_kept, st_dropped)))
+        # Inspected tunnels: one whose endpoint stays L7 (8443) goes on, decided by the new rules; one
+        # whose endpoint the new policy leaves uninspected (8445) cannot turn into a raw relay: closed.
+        inspected, _ = connect_tls("10.231.0.2:8443", certs("ca.pem"), "10.231.0.2", port=3129)
+        unpinned, _ = connect_tls("10.231.0.2:8445", certs("ca.pem"), "10.231.0.2", port=3129)
+        check("reload: both inspected tunnels open", inspected is not None and unpinned is not None)
+        inspected.sendall(b"GET /allowed/before HTTP/1.1\r\nHost: 10.231.0.2:8443\r\n\r\n")
+        st, _, _, _ = read_response(inspected)
+        check("reload: the inspected tunnel relays before", st == 200, str(st))
         st, body = get_through(kept, b"/before")
         check("reload: the HTTP tunnel relays before", st == 200 and body.startswith(b"path=/before"),
               repr((st, body[:30])))
         with open(policy2, "w") as f:
-            f.write(POLICY.replace("ports: [9000, 8080]", "ports: [8080]"))
+            f.write(POLICY.replace("ports: [9000, 8080]", "ports: [8080]")
+                    .replace("      - ports: [8445]\n        allowed_ips: [\"10.231.0.2\"]\n        protocol: rest\n",
+                             "      - ports: [8445]\n        allowed_ips: [\"10.231.0.2\"]\n"))
         px2.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + WAIT
         while sum("Loaded policy" in line for line in px2_lines) < 2 and time.monotonic() < deadline:
@@ -831,24 +844,46 @@ def inner(proxy, ns_up, tag):
         check("reload: a tunnel the new policy allows survives and keeps relaying",
               st == 200 and body.startswith(b"path=/after"), repr((st, body[:30])))
         check("reload: a tunnel the new policy denies is closed", wait_closed(dropped))
-        kept.close()
-        dropped.close()
-        # The audit entry goes to the journal only (none: nothing to read, as for the checks below).
-        if os.path.exists("/run/systemd/journal/socket") and shutil.which("journalctl"):
-            deadline = time.monotonic() + WAIT
-            denied = []
-            while time.monotonic() < deadline:
-                out = run("journalctl", "-o", "json", "--no-pager", "OPENSHELL_SANDBOX=" + sandbox,
+        inspected.sendall(b"GET /allowed/after HTTP/1.1\r\nHost: 10.231.0.2:8443\r\n\r\n")
+        st, _, _, _ = read_response(inspected)
+        check("reload: an inspected tunnel still inspected survives", st == 200, str(st))
+        inspected.sendall(b"GET /secret HTTP/1.1\r\nHost: 10.231.0.2:8443\r\n\r\n")
+        st, _, _, _ = read_response(inspected)
+        check("reload: ... and its requests are still decided (a path the rules lack: 403)", st == 403, str(st))
+        try:
+            closed = wait_closed(unpinned)
+        except ssl.SSLError:  # closed without TLS's close_notify
+            closed = True
+        check("reload: an inspected tunnel whose endpoint is no longer inspected is closed", closed)
+        for t in (kept, dropped, inspected, unpinned):
+            t.close()
+
+        # Each closure is one deny entry whose reason says why, in the journal (or the fake one).
+        def reload_denials():
+            if journal:
+                entries = [e for e in journal.entries if e.get("OPENSHELL_SANDBOX") == sandbox2]
+            else:
+                out = run("journalctl", "-o", "json", "--no-pager", "OPENSHELL_SANDBOX=" + sandbox2,
                           check=False).stdout
-                denied = [json.loads(line) for line in out.splitlines() if "after policy reload" in line]
-                if denied:
-                    break
+                entries = [json.loads(line) for line in out.splitlines()]
+            return [e for e in entries if "after policy reload" in e.get("OPENSHELL_REASON", "")]
+
+        if journal or (os.path.exists("/run/systemd/journal/socket") and shutil.which("journalctl")):
+            deadline = time.monotonic() + WAIT
+            denied = reload_denials()
+            while len(denied) < 2 and time.monotonic() < deadline:
                 time.sleep(0.2)
-            check("reload: the closed tunnel is one deny entry with the reason", len(denied) == 1 and
-                  denied[0].get("OPENSHELL_DECISION") == "deny" and denied[0].get("OPENSHELL_PORT") == "9000" and
-                  denied[0].get("OPENSHELL_BINARY") == "/usr/bin/curl" and
-                  denied[0].get("OPENSHELL_REASON") ==
-                  "endpoint 10.231.0.2:9000 is not allowed by any policy (after policy reload)", repr(denied))
+                denied = reload_denials()
+            by_port = {e.get("OPENSHELL_PORT"): e for e in denied}
+            check("reload: two closures, one deny entry each", len(denied) == 2 and set(by_port) == {"9000", "8445"},
+                  repr(denied))
+            e = by_port.get("9000", {})
+            check("reload: the closed tunnel's entry names binary, decision and reason",
+                  e.get("OPENSHELL_DECISION") == "deny" and e.get("OPENSHELL_BINARY") == "/usr/bin/curl" and
+                  e.get("OPENSHELL_REASON") ==
+                  "endpoint 10.231.0.2:9000 is not allowed by any policy (after policy reload)", repr(e))
+            check("reload: the inspected tunnel's entry says why",
+                  "no longer L7-inspected" in by_port.get("8445", {}).get("OPENSHELL_REASON", ""), repr(denied))
         else:
             print("skip reload journal check: no journal on this machine")
         px2.send_signal(signal.SIGTERM)
