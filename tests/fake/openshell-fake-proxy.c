@@ -4,7 +4,8 @@
  * listening sockets systemd bound inside the sandbox's namespace, says READY=1, and for each
  * connection asks the supervisor's identify socket who the client is and sends the answer line back
  * to the client ("OK <pid> <exe> ..." or "ERR <reason>"), then closes. Accepts the real proxy's
- * options (--sandbox, --policy, --identify-socket, --tls-ca-cert, --tls-ca-key, --broker-socket);
+ * options (--sandbox, --policy, --identify-socket, --tls-ca-cert, --tls-ca-key, --broker-socket,
+ * --max-connections, the last ignored);
  * --policy, and the CA's certificate and key when given, must name readable files (it says how many
  * bytes each has, for the tests to compare). One connection
  * at a time, blocking: a test tool, not a proxy. With --ask REQUEST it sends that request (a newline
@@ -99,6 +100,7 @@ int main(int argc, char *argv[]) {
                 { "tls-ca-cert", required_argument, NULL, 'c' },
                 { "tls-ca-key", required_argument, NULL, 'k' },
                 { "broker-socket", required_argument, NULL, 'b' },
+                { "max-connections", required_argument, NULL, 'm' },
                 {},
         };
         const char *identify = NULL, *policy = NULL, *request = NULL, *ca_cert = NULL, *ca_key = NULL,
@@ -109,6 +111,7 @@ int main(int argc, char *argv[]) {
         while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
                 switch (c) {
                 case 's':
+                case 'm':
                         break;
                 case 'p':
                         policy = optarg;
