@@ -138,22 +138,28 @@ static int json_string(Buf *b, const char *s) {
         return r < 0 ? r : buf_append(b, "\"", 1);
 }
 
-int proxy_json_body(const char *error, const char *detail, const char *reason, char **ret) {
+/* Appends ,"NAME":VALUE (the first field without the comma); VALUE NULL appends nothing. */
+static int json_field(Buf *b, const char *name, const char *value) {
+        int r;
+
+        if (!value)
+                return 0;
+        r = buf_append(b, b->size > 1 ? ",\"" : "\"", b->size > 1 ? 2 : 1);
+        if (r >= 0)
+                r = buf_append(b, name, strlen(name));
+        if (r >= 0)
+                r = buf_append(b, "\":", 2);
+        return r < 0 ? r : json_string(b, value);
+}
+
+/* {"NAME":VALUE,...} from NULL-terminated name/value pairs; NULL values are left out. */
+static int json_object_of(char **ret, const char *const *pairs) {
         Buf b = BUF_INIT(64 * 1024);
         int r;
 
-        r = buf_append(&b, "{\"error\":", 9);
-        if (r >= 0)
-                r = json_string(&b, error);
-        if (r >= 0)
-                r = buf_append(&b, ",\"detail\":", 10);
-        if (r >= 0)
-                r = json_string(&b, detail);
-        if (r >= 0 && reason) {
-                r = buf_append(&b, ",\"reason\":", 10);
-                if (r >= 0)
-                        r = json_string(&b, reason);
-        }
+        r = buf_append(&b, "{", 1);
+        for (size_t i = 0; r >= 0 && pairs[i]; i += 2)
+                r = json_field(&b, pairs[i], pairs[i + 1]);
         if (r >= 0)
                 r = buf_append(&b, "}", 1);
         if (r >= 0)
@@ -166,36 +172,15 @@ int proxy_json_body(const char *error, const char *detail, const char *reason, c
         return 0;
 }
 
+int proxy_json_body(const char *error, const char *detail, const char *reason, char **ret) {
+        return json_object_of(ret, (const char *const[]) { "error", error, "detail", detail, "reason",
+                                                           reason, NULL });
+}
+
 int proxy_json_body_l7(const char *detail, const char *reason, const char *method, const char *path,
                        char **ret) {
-        Buf b = BUF_INIT(64 * 1024);
-        int r;
-
-        r = buf_append(&b, "{\"error\":\"policy_denied\",\"detail\":", 34);
-        if (r >= 0)
-                r = json_string(&b, detail);
-        if (r >= 0)
-                r = buf_append(&b, ",\"reason\":", 10);
-        if (r >= 0)
-                r = json_string(&b, reason);
-        if (r >= 0)
-                r = buf_append(&b, ",\"method\":", 10);
-        if (r >= 0)
-                r = json_string(&b, method);
-        if (r >= 0)
-                r = buf_append(&b, ",\"path\":", 8);
-        if (r >= 0)
-                r = json_string(&b, path);
-        if (r >= 0)
-                r = buf_append(&b, "}", 1);
-        if (r >= 0)
-                r = buf_terminate(&b);
-        if (r < 0) {
-                buf_done(&b);
-                return r;
-        }
-        *ret = b.data;
-        return 0;
+        return json_object_of(ret, (const char *const[]) { "error", "policy_denied", "detail", detail, "reason",
+                                                           reason, "method", method, "path", path, NULL });
 }
 
 int proxy_json_response(int status, const char *json, char **ret) {

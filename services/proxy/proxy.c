@@ -395,11 +395,15 @@ static void conn_reply(Conn *c, int status, const char *error, const char *detai
         conn_reply_json(c, status, json);
 }
 
-static void conn_event(Conn *c, ProxyDecision d, ProxyEngine engine, const char *reason) {
+/* The audit entry of c's current decision; FORWARD: written as a request (METHOD and URL), STATUS:
+ * the answer's, 0 when none. */
+static void conn_audit(Conn *c, bool forward, ProxyDecision d, ProxyEngine engine, const char *reason,
+                       unsigned status) {
         ProxyEvent ev = {
-                .forward = c->forward,
+                .forward = forward,
                 .method = c->method,
                 .url = c->url,
+                .status = status,
                 .decision = d,
                 .engine = engine,
                 .binary = c->identity.exe,
@@ -410,6 +414,10 @@ static void conn_event(Conn *c, ProxyDecision d, ProxyEngine engine, const char 
                 .reason = reason,
         };
         proxy_audit(c->proxy, &ev);
+}
+
+static void conn_event(Conn *c, ProxyDecision d, ProxyEngine engine, const char *reason) {
+        conn_audit(c, c->forward, d, engine, reason, 0);
 }
 
 static void conn_deny(Conn *c, ProxyEngine engine, const char *error, const char *reason) {
@@ -1040,21 +1048,7 @@ static Step inspect_gone(Conn *c) {
 /* One journal entry for one request inside the tunnel, written as upstream writes TLS-terminated
  * requests: http://host[:port]/path. */
 static void inspect_event(Conn *c, ProxyDecision d, ProxyEngine engine, const char *reason, unsigned status) {
-        ProxyEvent ev = {
-                .forward = true,
-                .method = c->method,
-                .url = c->url,
-                .status = status,
-                .decision = d,
-                .engine = engine,
-                .binary = c->identity.exe,
-                .pid = c->identity.pid,
-                .host = c->host,
-                .port = c->port,
-                .rule = c->rule,
-                .reason = reason,
-        };
-        proxy_audit(c->proxy, &ev);
+        conn_audit(c, true, d, engine, reason, status);
 }
 
 /* The proxy's own answer inside the tunnel; the connection ends once it is written. */
